@@ -1,0 +1,23 @@
+//! Generates the C header with cbindgen into OUT_DIR; `tests/header.rs` fails when
+//! `include/blosc2_vq.h` differs from it. Set BLOSC2_VQ_UPDATE_HEADER=1 to refresh the
+//! committed header.
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/ffi");
+    println!("cargo:rerun-if-changed=cbindgen.toml");
+    println!("cargo:rerun-if-env-changed=BLOSC2_VQ_UPDATE_HEADER");
+    let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("blosc2_vq.h");
+    let config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))
+        .expect("cbindgen.toml is valid");
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen can read src/ffi/mod.rs");
+    bindings.write_to_file(&out);
+    if std::env::var_os("BLOSC2_VQ_UPDATE_HEADER").is_some() {
+        std::fs::copy(&out, crate_dir.join("include/blosc2_vq.h")).unwrap();
+    }
+}

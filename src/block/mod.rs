@@ -1,0 +1,189 @@
+//! One Blosc2 block in, one packed block out (and back): tile → standardize → weights →
+//! quantize → LZ4, behind a [`BlockHeader`].
+#![forbid(unsafe_code)]
+
+pub mod header;
+
+pub use header::{BlockHeader, BLOCK_FORMAT_VERSION};
+
+use crate::codebook::PreparedCodebook;
+use crate::error::{Error, Result};
+use crate::tiles::{check_tile_fits, BlockLayout, Dtype, TileGrid};
+use crate::weights::quantize;
+
+/// Largest number of quantized weights one block may hold (guards allocations on decode).
+const MAX_WEIGHTS_PER_BLOCK: usize = 1 << 31;
+
+/// What [`encode_block`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoded {
+    /// The block was packed into this many bytes.
+    Packed(usize),
+    /// The packed block would not fit in the output buffer; store the block raw.
+    DoesNotFit,
+    /// The block holds NaN or infinity, which prototypes cannot represent; store it raw so
+    /// nothing is lost.
+    NonFinite,
+}
+
+/// Encodes one block.
+///
+/// `layout` is the full block's shape and dtype; `input` may be shorter (c-blosc2's last
+/// block of a chunk), in which case the leading dimension shrinks. `weight_bits` overrides
+/// the codebook's bit depth when given.
+pub fn encode_block(
+    cb: &PreparedCodebook,
+    layout: &BlockLayout,
+    input: &[u8],
+    weight_bits: Option<u8>,
+    output: &mut [u8],
+) -> Result<Encoded> {
+    let dtype = layout.dtype;
+    let bits = weight_bits.unwrap_or(cb.codebook.weight_bits);
+    if !(1..=8).contains(&bits) {
+        return Err(Error::param("weight_bits", format!("{bits} outside 1..=8")));
+    }
+    if input.len() % dtype.size() != 0 {
+        return Err(Error::InvalidGeometry(format!(
+            "{} bytes is not a whole number of {}-byte items",
+            input.len(),
+            dtype.size()
+        )));
+    }
+    let n = input.len() / dtype.size();
+    let full = layout.n_values();
+    if n == 0 || n > full {
+        return Err(Error::InvalidGeometry(format!(
+            "{n} items handed over for a block of {full} ({:?})",
+            layout.shape
+        )));
+    }
+    check_tile_fits(&layout.shape, &cb.tile_shape)?;
+    let shape = if n == full {
+        layout.shape.clone()
+    } else {
+        layout.partial_shape(n)
+    };
+    let grid = TileGrid::new(&shape, &cb.tile_shape)?;
+
+    let mut values = vec![0f32; grid.n_values()];
+    dtype.read_f32(input, &mut values[..n]);
+    if values[..n].iter().any(|v| !v.is_finite()) {
+        return Ok(Encoded::NonFinite);
+    }
+    let last = values[n - 1];
+    values[n..].fill(last);
+
+    let (p, k) = (cb.n_features, cb.n_prototypes);
+    let n_tiles = grid.n_tiles();
+    let mut tiles = vec![0f32; n_tiles * p];
+    grid.extract(&values, &mut tiles);
+    cb.standardize(&mut tiles);
+    let mut weights = vec![0f32; n_tiles * k];
+    cb.kernel.compute(&tiles, p, &mut weights);
+
+    // Prototype-major order: runs of one prototype's weights compress better.
+    let mut levels = vec![0u8; n_tiles * k];
+    let mut row = vec![0u8; k];
+    for (t, w) in weights.chunks_exact(k).enumerate() {
+        quantize::quantize(w, bits, &mut row);
+        for (j, &q) in row.iter().enumerate() {
+            levels[j * n_tiles + t] = q;
+        }
+    }
+
+    let header = BlockHeader {
+        version: BLOCK_FORMAT_VERSION,
+        model: cb.codebook.model.code(),
+        weight_bits: bits,
+        dtype,
+        fingerprint32: cb.fingerprint32,
+        shape,
+    };
+    let Some(hlen) = header.write(output) else {
+        return Ok(Encoded::DoesNotFit);
+    };
+    match lz4_flex::block::compress_into(&levels, &mut output[hlen..]) {
+        Ok(len) => Ok(Encoded::Packed(hlen + len)),
+        Err(_) => Ok(Encoded::DoesNotFit),
+    }
+}
+
+/// Decodes one block into `output`, which must be exactly the block's size in bytes.
+///
+/// `host_typesize`, when known, must match the dtype recorded in the block.
+pub fn decode_block(
+    cb: &PreparedCodebook,
+    input: &[u8],
+    host_typesize: Option<usize>,
+    output: &mut [u8],
+) -> Result<usize> {
+    let (header, hlen) = BlockHeader::read(input)?;
+    if header.fingerprint32 != cb.fingerprint32 || header.model != cb.codebook.model.code() {
+        return Err(Error::CorruptBlock(format!(
+            "the block was encoded with another codebook (fingerprint {:#010x}, this codebook's is {:#010x})",
+            header.fingerprint32, cb.fingerprint32
+        )));
+    }
+    let dtype: Dtype = header.dtype;
+    if let Some(ts) = host_typesize {
+        if ts != dtype.size() {
+            return Err(Error::CorruptBlock(format!(
+                "block holds {}-byte {:?} items but the SChunk's typesize is {ts}",
+                dtype.size(),
+                dtype
+            )));
+        }
+    }
+    if output.len() % dtype.size() != 0 {
+        return Err(Error::InvalidGeometry(format!(
+            "output of {} bytes is not a whole number of {}-byte items",
+            output.len(),
+            dtype.size()
+        )));
+    }
+    let n = output.len() / dtype.size();
+    let shape = &header.shape;
+    let total = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&t| t <= i32::MAX as usize)
+        .ok_or_else(|| Error::CorruptBlock(format!("shape {shape:?} overflows")))?;
+    let row = total / shape[0];
+    // The coded shape holds exactly the rows needed for `n` items.
+    if n == 0 || n > total || n <= total - row {
+        return Err(Error::CorruptBlock(format!(
+            "block shape {shape:?} does not match an output of {n} items"
+        )));
+    }
+    let grid = TileGrid::new(shape, &cb.tile_shape)?;
+    let (p, k) = (cb.n_features, cb.n_prototypes);
+    let n_tiles = grid.n_tiles();
+    let n_levels = n_tiles
+        .checked_mul(k)
+        .filter(|&l| l <= MAX_WEIGHTS_PER_BLOCK)
+        .ok_or_else(|| Error::CorruptBlock("too many weights".into()))?;
+    let mut levels = vec![0u8; n_levels];
+    let got = lz4_flex::block::decompress_into(&input[hlen..], &mut levels)
+        .map_err(|e| Error::CorruptBlock(format!("weights do not decompress: {e}")))?;
+    if got != n_levels {
+        return Err(Error::TruncatedBlock(format!(
+            "{got} weights decompressed, {n_levels} expected"
+        )));
+    }
+
+    let mut weights = vec![0f32; n_levels];
+    let mut row_levels = vec![0u8; k];
+    for (t, w) in weights.chunks_exact_mut(k).enumerate() {
+        for (j, q) in row_levels.iter_mut().enumerate() {
+            *q = levels[j * n_tiles + t];
+        }
+        quantize::dequantize(&row_levels, header.weight_bits, w);
+    }
+    let mut tiles = vec![0f32; n_tiles * p];
+    cb.reconstruct(&weights, &mut tiles);
+    let mut values = vec![0f32; grid.n_values()];
+    grid.assemble(&tiles, &mut values);
+    dtype.write_f32(&values[..n], output);
+    Ok(output.len())
+}

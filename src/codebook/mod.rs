@@ -1,0 +1,320 @@
+//! The codebook: what the encoder and decoder share, stored as MessagePack in the SChunk's
+//! `vq` metalayer so that a frame carries everything needed to decompress it.
+//!
+//! Schema (a MessagePack map; see the README for the full table):
+//! `format_version`, `model` (`{kind: "fuzzy_cmeans", fuzzifier, metric}` or
+//! `{kind: "archetypal"}`), `training` (how it was made), `tile_shape`, `n_prototypes`,
+//! `scaler` (`{mean, scale}`), `prototypes` (row-major, standardized space), `weight_bits`,
+//! `fingerprint` (xxh3-64 of the map's MessagePack with `fingerprint = 0`).
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod prepared;
+pub mod scaler;
+
+pub use prepared::PreparedCodebook;
+pub use scaler::Scaler;
+
+use crate::error::{Error, Result};
+use crate::weights::Metric;
+use serde::{Deserialize, Serialize};
+
+/// The newest codebook format this build writes and reads.
+pub const CODEBOOK_FORMAT_VERSION: u32 = 1;
+/// Most prototypes a codebook may hold.
+pub const MAX_PROTOTYPES: usize = 1024;
+/// Most values a tile may hold.
+pub const MAX_TILE_VALUES: usize = 4096;
+/// Largest codebook accepted, in bytes (a guard against absurd metalayers).
+pub const MAX_CODEBOOK_BYTES: usize = 64 << 20;
+
+/// The kind of model a codebook was trained with, and what the encoder needs of it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ModelKind {
+    /// Fuzzy C-Means: weights are memberships.
+    FuzzyCMeans {
+        /// The fuzzifier `m > 1`.
+        fuzzifier: f64,
+        /// The distance used for memberships.
+        metric: Metric,
+    },
+    /// Archetypal Analysis: weights are the simplex least-squares coefficients.
+    Archetypal,
+}
+
+impl ModelKind {
+    /// The one-byte code of this kind in block headers.
+    pub fn code(&self) -> u8 {
+        match self {
+            ModelKind::FuzzyCMeans { .. } => 1,
+            ModelKind::Archetypal => 2,
+        }
+    }
+}
+
+/// How a codebook was trained (informative; the codec does not need it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainingInfo {
+    /// Number of training tiles.
+    pub n_samples: u64,
+    /// The random seed.
+    pub seed: u64,
+    /// Iteration limit.
+    pub max_iter: u32,
+    /// Convergence tolerance.
+    pub tol: f64,
+    /// Restarts (Archetypal Analysis); 1 for Fuzzy C-Means.
+    pub n_init: u32,
+    /// Iterations run by the kept fit.
+    pub iterations: u32,
+    /// Final objective of the kept fit (mean squared error in standardized space).
+    pub loss: f64,
+}
+
+/// A trained codebook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Codebook {
+    /// Format version ([`CODEBOOK_FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// The model kind and its encoding parameters.
+    pub model: ModelKind,
+    /// How it was trained.
+    pub training: TrainingInfo,
+    /// The tile shape (1 to 3 dimensions).
+    pub tile_shape: Vec<u32>,
+    /// Number of prototypes.
+    pub n_prototypes: u32,
+    /// The per-value standardization applied to tiles.
+    pub scaler: Scaler,
+    /// Prototypes in standardized space, `n_prototypes × tile values`, row-major.
+    pub prototypes: Vec<f64>,
+    /// Bits per quantized weight (1 to 8).
+    pub weight_bits: u8,
+    /// xxh3-64 of this codebook's MessagePack with `fingerprint = 0`.
+    pub fingerprint: u64,
+}
+
+impl Codebook {
+    /// Assembles a codebook, validates it and computes its fingerprint.
+    pub fn new(
+        model: ModelKind,
+        training: TrainingInfo,
+        tile_shape: Vec<u32>,
+        scaler: Scaler,
+        prototypes: Vec<f64>,
+        weight_bits: u8,
+    ) -> Result<Self> {
+        let n_features: usize = tile_shape.iter().map(|&t| t as usize).product();
+        let n_prototypes = prototypes.len().checked_div(n_features).unwrap_or(0) as u32;
+        let mut cb = Codebook {
+            format_version: CODEBOOK_FORMAT_VERSION,
+            model,
+            training,
+            tile_shape,
+            n_prototypes,
+            scaler,
+            prototypes,
+            weight_bits,
+            fingerprint: 0,
+        };
+        cb.validate()?;
+        cb.fingerprint = cb.compute_fingerprint();
+        Ok(cb)
+    }
+
+    /// Values per tile.
+    pub fn n_features(&self) -> usize {
+        self.tile_shape.iter().map(|&t| t as usize).product()
+    }
+
+    /// The tile shape as `usize`s.
+    pub fn tile_shape_usize(&self) -> Vec<usize> {
+        self.tile_shape.iter().map(|&t| t as usize).collect()
+    }
+
+    /// Serializes to MessagePack (a map with named fields, readable from any language).
+    pub fn to_msgpack(&self) -> Vec<u8> {
+        rmp_serde::to_vec_named(self).expect("a codebook always serializes")
+    }
+
+    /// Parses and validates a codebook from MessagePack: the map itself, or a MessagePack
+    /// `bin` that wraps it (what python-blosc2 stores for `meta={"vq": some_bytes}`).
+    pub fn from_msgpack(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() > MAX_CODEBOOK_BYTES {
+            return Err(Error::InvalidCodebook(format!(
+                "{} bytes is over the {MAX_CODEBOOK_BYTES}-byte limit",
+                bytes.len()
+            )));
+        }
+        let inner = unwrap_bin(bytes)?;
+        // Peek at the version first so a newer codebook gets a clear message.
+        let cb: Codebook = rmp_serde::from_slice(inner).map_err(|e| {
+            match peek_version(inner) {
+                Some(v) if v > CODEBOOK_FORMAT_VERSION => Error::UnsupportedVersion {
+                    found: v,
+                    supported: CODEBOOK_FORMAT_VERSION,
+                },
+                _ => Error::InvalidCodebook(format!("not a blosc2-vq codebook ({e})")),
+            }
+        })?;
+        cb.validate()?;
+        let expected = cb.compute_fingerprint();
+        if cb.fingerprint != expected {
+            return Err(Error::InvalidCodebook(format!(
+                "fingerprint {:#018x} does not match the content ({expected:#018x}): the codebook is corrupt or was edited",
+                cb.fingerprint
+            )));
+        }
+        Ok(cb)
+    }
+
+    fn compute_fingerprint(&self) -> u64 {
+        let mut unsealed = self.clone();
+        unsealed.fingerprint = 0;
+        xxhash_rust::xxh3::xxh3_64(&unsealed.to_msgpack())
+    }
+
+    /// Checks every field against its limits.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidCodebook(m));
+        if self.format_version == 0 || self.format_version > CODEBOOK_FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: self.format_version,
+                supported: CODEBOOK_FORMAT_VERSION,
+            });
+        }
+        if self.tile_shape.is_empty() || self.tile_shape.len() > 3 {
+            return bad(format!("tile_shape {:?} must have 1 to 3 dimensions", self.tile_shape));
+        }
+        let n_features = self
+            .tile_shape
+            .iter()
+            .try_fold(1usize, |acc, &t| (t > 0).then(|| acc.checked_mul(t as usize)).flatten())
+            .filter(|&n| n <= MAX_TILE_VALUES);
+        let Some(n_features) = n_features else {
+            return bad(format!(
+                "tile_shape {:?}: sides must be positive and hold at most {MAX_TILE_VALUES} values",
+                self.tile_shape
+            ));
+        };
+        let k = self.n_prototypes as usize;
+        if k == 0 || k > MAX_PROTOTYPES {
+            return bad(format!("n_prototypes {k} outside 1..={MAX_PROTOTYPES}"));
+        }
+        if self.prototypes.len() != k * n_features {
+            return bad(format!(
+                "{} prototype values for {k} prototypes of {n_features} values",
+                self.prototypes.len()
+            ));
+        }
+        if self.prototypes.iter().any(|v| !v.is_finite()) {
+            return bad("prototypes contain NaN or infinity".into());
+        }
+        self.scaler.validate(n_features)?;
+        if !(1..=8).contains(&self.weight_bits) {
+            return bad(format!("weight_bits {} outside 1..=8", self.weight_bits));
+        }
+        if let ModelKind::FuzzyCMeans { fuzzifier, .. } = self.model {
+            if !(fuzzifier > 1.0 && fuzzifier.is_finite()) {
+                return bad(format!("fuzzifier {fuzzifier} must be finite and > 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Strips a MessagePack `bin` header if the bytes are one whole `bin` object.
+fn unwrap_bin(bytes: &[u8]) -> Result<&[u8]> {
+    let (len, header) = match bytes.first() {
+        Some(0xc4) if bytes.len() >= 2 => (bytes[1] as usize, 2),
+        Some(0xc5) if bytes.len() >= 3 => (u16::from_be_bytes([bytes[1], bytes[2]]) as usize, 3),
+        Some(0xc6) if bytes.len() >= 5 => (
+            u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]) as usize,
+            5,
+        ),
+        Some(0xc4..=0xc6) => {
+            return Err(Error::InvalidCodebook("truncated MessagePack bin header".into()))
+        }
+        Some(_) => return Ok(bytes),
+        None => return Err(Error::InvalidCodebook("the `vq` metalayer is empty".into())),
+    };
+    if bytes.len() - header != len {
+        return Err(Error::InvalidCodebook(format!(
+            "MessagePack bin says {len} bytes but holds {}: the metalayer is truncated or padded",
+            bytes.len() - header
+        )));
+    }
+    Ok(&bytes[header..])
+}
+
+fn peek_version(bytes: &[u8]) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Versioned {
+        format_version: u32,
+    }
+    rmp_serde::from_slice::<Versioned>(bytes)
+        .ok()
+        .map(|v| v.format_version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn tiny() -> Codebook {
+        Codebook::new(
+            ModelKind::FuzzyCMeans {
+                fuzzifier: 2.0,
+                metric: Metric::Cosine,
+            },
+            TrainingInfo::default(),
+            vec![2, 2],
+            Scaler {
+                mean: vec![0.5; 4],
+                scale: vec![2.0; 4],
+            },
+            vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0],
+            8,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn round_trips_plain_and_bin_wrapped() {
+        let cb = tiny();
+        let bytes = cb.to_msgpack();
+        assert_eq!(Codebook::from_msgpack(&bytes).unwrap(), cb);
+        let mut wrapped = Vec::new();
+        rmp::encode::write_bin(&mut wrapped, &bytes).unwrap();
+        assert_eq!(Codebook::from_msgpack(&wrapped).unwrap(), cb);
+    }
+
+    #[test]
+    fn corrupt_and_truncated_codebooks_are_errors() {
+        let bytes = tiny().to_msgpack();
+        for cut in 0..bytes.len() {
+            assert!(Codebook::from_msgpack(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut flipped = 0;
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x01;
+            if Codebook::from_msgpack(&b).is_err() {
+                flipped += 1;
+            }
+        }
+        // A flip in a float's low bit changes the content, so the fingerprint catches it.
+        assert_eq!(flipped, bytes.len());
+        assert!(Codebook::from_msgpack(b"garbage").is_err());
+    }
+
+    #[test]
+    fn newer_versions_are_named() {
+        let mut cb = tiny();
+        cb.format_version = 99;
+        let err = Codebook::from_msgpack(&cb.to_msgpack()).unwrap_err();
+        assert!(matches!(err, Error::UnsupportedVersion { found: 99, .. }), "{err}");
+    }
+}

@@ -1,0 +1,96 @@
+//! A codebook made ready for coding: everything the encoder and decoder need per block,
+//! computed once.
+
+use super::{Codebook, ModelKind};
+use crate::error::Result;
+use crate::weights::{Memberships, SimplexSolver, WeightKernel};
+
+/// A validated codebook with its per-block constants precomputed.
+#[derive(Debug, Clone)]
+pub struct PreparedCodebook {
+    /// The codebook itself.
+    pub codebook: Codebook,
+    /// The tile shape.
+    pub tile_shape: Vec<usize>,
+    /// Values per tile.
+    pub n_features: usize,
+    /// Number of prototypes.
+    pub n_prototypes: usize,
+    /// Per-value means (for standardizing and reconstructing).
+    pub mean: Vec<f32>,
+    /// Per-value `1 / scale`.
+    pub inv_scale: Vec<f32>,
+    /// Prototypes multiplied by the scale: a tile is `mean + Σ w_j basis_j`.
+    pub decode_basis: Vec<f32>,
+    /// The per-tile weight computation.
+    pub kernel: WeightKernel,
+    /// The low 32 bits of the codebook fingerprint, stamped into every block.
+    pub fingerprint32: u32,
+}
+
+impl PreparedCodebook {
+    /// Parses, validates and prepares codebook bytes (see [`Codebook::from_msgpack`]).
+    pub fn from_msgpack(bytes: &[u8]) -> Result<Self> {
+        Ok(Self::new(Codebook::from_msgpack(bytes)?))
+    }
+
+    /// Prepares a validated codebook.
+    pub fn new(codebook: Codebook) -> Self {
+        let p = codebook.n_features();
+        let k = codebook.n_prototypes as usize;
+        let mean: Vec<f32> = codebook.scaler.mean.iter().map(|&m| m as f32).collect();
+        let inv_scale = codebook.scaler.scale.iter().map(|&s| (1.0 / s) as f32).collect();
+        let decode_basis = codebook
+            .prototypes
+            .chunks_exact(p)
+            .flat_map(|row| row.iter().zip(&codebook.scaler.scale).map(|(&z, &s)| (z * s) as f32))
+            .collect();
+        let kernel = match codebook.model {
+            ModelKind::FuzzyCMeans { fuzzifier, metric } => WeightKernel::Fuzzy(Memberships::new(
+                codebook.prototypes.iter().map(|&v| v as f32).collect(),
+                p,
+                fuzzifier,
+                metric,
+            )),
+            ModelKind::Archetypal => WeightKernel::Archetypal {
+                archetypes: codebook.prototypes.clone(),
+                solver: SimplexSolver::new(&codebook.prototypes, k, p),
+            },
+        };
+        PreparedCodebook {
+            tile_shape: codebook.tile_shape_usize(),
+            n_features: p,
+            n_prototypes: k,
+            mean,
+            inv_scale,
+            decode_basis,
+            kernel,
+            fingerprint32: codebook.fingerprint as u32,
+            codebook,
+        }
+    }
+
+    /// Standardizes tiles in place: `(x - mean) / scale`.
+    pub fn standardize(&self, tiles: &mut [f32]) {
+        for row in tiles.chunks_exact_mut(self.n_features) {
+            for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.inv_scale) {
+                *v = (*v - m) * s;
+            }
+        }
+    }
+
+    /// Rebuilds tiles from weights: `tile = mean + Σ_j w_j · basis_j`.
+    pub fn reconstruct(&self, weights: &[f32], tiles: &mut [f32]) {
+        let (k, p) = (self.n_prototypes, self.n_features);
+        for (w, tile) in weights.chunks_exact(k).zip(tiles.chunks_exact_mut(p)) {
+            tile.copy_from_slice(&self.mean);
+            for (&wj, basis) in w.iter().zip(self.decode_basis.chunks_exact(p)) {
+                if wj != 0.0 {
+                    for (t, &b) in tile.iter_mut().zip(basis) {
+                        *t += wj * b;
+                    }
+                }
+            }
+        }
+    }
+}

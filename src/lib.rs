@@ -1,0 +1,41 @@
+//! # blosc2-vq
+//!
+//! A lossy vector-quantization codec for [Blosc2](https://www.blosc.org), loaded by c-blosc2
+//! as a user codec (dynamically, as `libblosc2_vq.so`, or registered by hand).
+//!
+//! The pipeline, one module per step:
+//! - [`train`]: sample tiles from data, standardize them, fit Fuzzy C-Means or Archetypal
+//!   Analysis → a [`codebook::Codebook`];
+//! - [`codebook`]: the codebook's MessagePack form (the SChunk's `vq` metalayer), validation,
+//!   and a cache of prepared codebooks;
+//! - [`tiles`]: a block's geometry (from the `b2nd` metalayer) and its cut into tiles;
+//! - [`weights`]: per-tile weights against the prototypes and their quantization;
+//! - [`block`]: the packed block (header + LZ4 weights) and back;
+//! - [`codec`]: c-blosc2's codec contract in safe Rust;
+//! - [`ffi`]: the C surface (the only place with `unsafe`).
+//!
+//! ```no_run
+//! use blosc2_vq::train::{CodebookParams, ModelParams, ArchetypalParams};
+//! # let images = ndarray::ArrayD::<f64>::zeros(ndarray::IxDyn(&[400, 64, 64]));
+//! let codebook = CodebookParams::new(ModelParams::Archetypal(ArchetypalParams::new(36)))
+//!     .tile_shape(&[4, 4])
+//!     .n_samples(1000)
+//!     .fit(&images.view())?;
+//! let metalayer: Vec<u8> = codebook.to_msgpack(); // store as the SChunk's "vq" metalayer
+//! # Ok::<(), blosc2_vq::Error>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod block;
+pub mod codebook;
+pub mod codec;
+pub mod error;
+pub mod ffi;
+pub mod metrics;
+pub mod tiles;
+pub mod train;
+pub mod weights;
+
+pub use codebook::Codebook;
+pub use error::{Error, Result};

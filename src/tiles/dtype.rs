@@ -1,0 +1,157 @@
+//! Element types the codec reads and writes, and their conversion to the `f32` the kernels use.
+
+use crate::error::{Error, Result};
+use half::f16;
+
+/// The element type of the values in a Blosc2 block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Dtype {
+    /// IEEE 754 binary16 (`<f2`).
+    Float16,
+    /// IEEE 754 binary32 (`<f4`).
+    Float32,
+    /// IEEE 754 binary64 (`<f8`).
+    Float64,
+    /// Unsigned 8-bit integers (`|u1`); decoded values are rounded and clamped.
+    Uint8,
+    /// Unsigned 16-bit integers (`<u2`); decoded values are rounded and clamped.
+    Uint16,
+}
+
+impl Dtype {
+    /// Bytes per element.
+    pub const fn size(self) -> usize {
+        match self {
+            Dtype::Float16 | Dtype::Uint16 => 2,
+            Dtype::Float32 => 4,
+            Dtype::Float64 => 8,
+            Dtype::Uint8 => 1,
+        }
+    }
+
+    /// The dtype a bare typesize implies when nothing else says (as the reference notebook did):
+    /// 2 → float16, 4 → float32, 8 → float64. Integers need a b2nd dtype to be recognised.
+    pub fn from_typesize(typesize: usize) -> Result<Self> {
+        match typesize {
+            2 => Ok(Dtype::Float16),
+            4 => Ok(Dtype::Float32),
+            8 => Ok(Dtype::Float64),
+            other => Err(Error::UnsupportedDtype(format!(
+                "typesize {other} without a b2nd dtype; the codec reads float16/32/64 \
+                 (typesize 2/4/8), and uint8/uint16 when the b2nd metalayer says so"
+            ))),
+        }
+    }
+
+    /// Parses a NumPy array-protocol type string as stored in the b2nd metalayer
+    /// (`<f4`, `=f8`, `|u1`, ...). Big-endian types are refused: Blosc2 stores native
+    /// little-endian data on every platform this plugin supports.
+    pub fn from_numpy_str(s: &str) -> Result<Self> {
+        let unsupported = || {
+            Error::UnsupportedDtype(format!(
+                "b2nd dtype `{s}`; supported: <f2, <f4, <f8, |u1, <u2"
+            ))
+        };
+        let (order, code) = match s.as_bytes() {
+            [o @ (b'<' | b'>' | b'=' | b'|'), rest @ ..] => (*o, rest),
+            rest => (b'=', rest),
+        };
+        if order == b'>' {
+            return Err(unsupported());
+        }
+        match code {
+            b"f2" | b"e" => Ok(Dtype::Float16),
+            b"f4" | b"f" => Ok(Dtype::Float32),
+            b"f8" | b"d" => Ok(Dtype::Float64),
+            b"u1" | b"B" => Ok(Dtype::Uint8),
+            b"u2" | b"H" => Ok(Dtype::Uint16),
+            _ => Err(unsupported()),
+        }
+    }
+
+    /// Reads `bytes` (whole elements, native endianness) into `out` as `f32`.
+    pub fn read_f32(self, bytes: &[u8], out: &mut [f32]) {
+        debug_assert_eq!(bytes.len(), out.len() * self.size());
+        match self {
+            Dtype::Float32 => read_each(bytes, out, |b: [u8; 4]| f32::from_ne_bytes(b)),
+            Dtype::Float64 => read_each(bytes, out, |b: [u8; 8]| f64::from_ne_bytes(b) as f32),
+            Dtype::Float16 => read_each(bytes, out, |b: [u8; 2]| f16::from_ne_bytes(b).to_f32()),
+            Dtype::Uint8 => {
+                for (o, &b) in out.iter_mut().zip(bytes) {
+                    *o = f32::from(b);
+                }
+            }
+            Dtype::Uint16 => read_each(bytes, out, |b: [u8; 2]| f32::from(u16::from_ne_bytes(b))),
+        }
+    }
+
+    /// Writes `values` into `bytes` in this dtype; integers are rounded and clamped to their range.
+    pub fn write_f32(self, values: &[f32], bytes: &mut [u8]) {
+        debug_assert_eq!(bytes.len(), values.len() * self.size());
+        match self {
+            Dtype::Float32 => write_each(values, bytes, |v| v.to_ne_bytes()),
+            Dtype::Float64 => write_each(values, bytes, |v| f64::from(v).to_ne_bytes()),
+            Dtype::Float16 => write_each(values, bytes, |v| f16::from_f32(v).to_ne_bytes()),
+            Dtype::Uint8 => {
+                for (b, &v) in bytes.iter_mut().zip(values) {
+                    // `as` saturates and maps NaN to 0, which is the clamp we want.
+                    *b = v.round() as u8;
+                }
+            }
+            Dtype::Uint16 => write_each(values, bytes, |v| (v.round() as u16).to_ne_bytes()),
+        }
+    }
+}
+
+fn read_each<const N: usize>(bytes: &[u8], out: &mut [f32], f: impl Fn([u8; N]) -> f32) {
+    for (o, chunk) in out.iter_mut().zip(bytes.chunks_exact(N)) {
+        let mut b = [0u8; N];
+        b.copy_from_slice(chunk);
+        *o = f(b);
+    }
+}
+
+fn write_each<const N: usize>(values: &[f32], bytes: &mut [u8], f: impl Fn(f32) -> [u8; N]) {
+    for (chunk, &v) in bytes.chunks_exact_mut(N).zip(values) {
+        chunk.copy_from_slice(&f(v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numpy_strings() {
+        assert_eq!(Dtype::from_numpy_str("<f4").unwrap(), Dtype::Float32);
+        assert_eq!(Dtype::from_numpy_str("|u1").unwrap(), Dtype::Uint8);
+        assert_eq!(Dtype::from_numpy_str("<f2").unwrap(), Dtype::Float16);
+        assert!(Dtype::from_numpy_str(">f4").is_err());
+        assert!(Dtype::from_numpy_str("<i4").is_err());
+        assert!(Dtype::from_numpy_str("").is_err());
+    }
+
+    #[test]
+    fn integer_writes_round_and_clamp() {
+        let mut b = [0u8; 4];
+        Dtype::Uint8.write_f32(&[-3.0, 2.6, 300.0, f32::NAN], &mut b);
+        assert_eq!(b, [0, 3, 255, 0]);
+        let mut b = [0u8; 4];
+        Dtype::Uint16.write_f32(&[70000.0, 1.4], &mut b);
+        assert_eq!(u16::from_ne_bytes([b[0], b[1]]), 65535);
+        assert_eq!(u16::from_ne_bytes([b[2], b[3]]), 1);
+    }
+
+    #[test]
+    fn float_round_trip() {
+        for dt in [Dtype::Float16, Dtype::Float32, Dtype::Float64] {
+            let v = [0.5f32, -1.25, 3.0];
+            let mut b = vec![0u8; 3 * dt.size()];
+            dt.write_f32(&v, &mut b);
+            let mut back = [0f32; 3];
+            dt.read_f32(&b, &mut back);
+            assert_eq!(back, v);
+        }
+    }
+}

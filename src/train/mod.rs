@@ -1,0 +1,155 @@
+//! Training codebooks: sample tiles, standardize them, fit a model, package the result.
+#![forbid(unsafe_code)]
+
+pub mod archetypal;
+pub mod cmeans;
+pub mod sampling;
+
+pub use archetypal::{Archetypal, ArchetypalParams};
+pub use cmeans::{FuzzyCMeans, FuzzyCMeansParams};
+pub use sampling::sample_tiles;
+
+use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo};
+use crate::error::{Error, Result};
+use ndarray::ArrayViewD;
+
+/// Which model to train, with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ModelParams {
+    /// Fuzzy C-Means.
+    FuzzyCMeans(FuzzyCMeansParams),
+    /// Archetypal Analysis.
+    Archetypal(ArchetypalParams),
+}
+
+/// Everything needed to train a codebook from an array.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodebookParams {
+    model: ModelParams,
+    tile_shape: Vec<usize>,
+    n_samples: usize,
+    seed: u64,
+    weight_bits: u8,
+}
+
+impl CodebookParams {
+    /// A codebook of `model` on 4×4 tiles, 1000 training tiles, seed 0, 8-bit weights.
+    pub fn new(model: ModelParams) -> Self {
+        CodebookParams {
+            model,
+            tile_shape: vec![4, 4],
+            n_samples: 1000,
+            seed: 0,
+            weight_bits: 8,
+        }
+    }
+
+    /// The tile shape (1 to 3 dimensions; the array's last axes).
+    pub fn tile_shape(mut self, tile_shape: &[usize]) -> Self {
+        self.tile_shape = tile_shape.to_vec();
+        self
+    }
+
+    /// How many random tiles to train on.
+    pub fn n_samples(mut self, n_samples: usize) -> Self {
+        self.n_samples = n_samples;
+        self
+    }
+
+    /// Seed of the tile sampling.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Bits per quantized weight (1 to 8).
+    pub fn weight_bits(mut self, bits: u8) -> Self {
+        self.weight_bits = bits;
+        self
+    }
+
+    /// The model parameters.
+    pub fn model(&self) -> &ModelParams {
+        &self.model
+    }
+
+    /// Validates the parameters.
+    pub fn check(&self) -> Result<()> {
+        let t = &self.tile_shape;
+        if t.is_empty() || t.len() > 3 || t.contains(&0) || t.iter().any(|&s| s > u32::MAX as usize) {
+            return Err(Error::param("tile_shape", format!("{t:?}: 1 to 3 positive sides")));
+        }
+        let values = t.iter().try_fold(1usize, |a, &s| a.checked_mul(s));
+        if values.is_none_or(|v| v > crate::codebook::MAX_TILE_VALUES) {
+            return Err(Error::param(
+                "tile_shape",
+                format!("{t:?} holds more than {} values", crate::codebook::MAX_TILE_VALUES),
+            ));
+        }
+        if self.n_samples == 0 {
+            return Err(Error::param("n_samples", "must be at least 1"));
+        }
+        if !(1..=8).contains(&self.weight_bits) {
+            return Err(Error::param("weight_bits", format!("{} outside 1..=8", self.weight_bits)));
+        }
+        match &self.model {
+            ModelParams::FuzzyCMeans(p) => p.check(),
+            ModelParams::Archetypal(p) => p.check(),
+        }
+    }
+
+    /// Trains a codebook on `data`, whose last `tile_shape.len()` axes are image axes.
+    pub fn fit(&self, data: &ArrayViewD<'_, f64>) -> Result<Codebook> {
+        self.check()?;
+        let (mut x, p) = sample_tiles(data, &self.tile_shape, self.n_samples, self.seed)?;
+        let n = x.len() / p;
+        let scaler = Scaler::fit(&x, p);
+        scaler.transform(&mut x);
+        let (model, prototypes, info) = match &self.model {
+            ModelParams::FuzzyCMeans(params) => {
+                let fit = params.fit(&x, p)?;
+                (
+                    ModelKind::FuzzyCMeans {
+                        fuzzifier: params.get_fuzzifier(),
+                        metric: params.get_metric(),
+                    },
+                    fit.centers().to_vec(),
+                    TrainingInfo {
+                        n_samples: n as u64,
+                        seed: params.get_seed(),
+                        max_iter: params.get_max_iter(),
+                        tol: params.get_tol(),
+                        n_init: 1,
+                        iterations: fit.iterations(),
+                        loss: fit.loss(),
+                    },
+                )
+            }
+            ModelParams::Archetypal(params) => {
+                let fit = params.fit(&x, p)?;
+                (
+                    ModelKind::Archetypal,
+                    fit.archetypes().to_vec(),
+                    TrainingInfo {
+                        n_samples: n as u64,
+                        seed: params.get_seed(),
+                        max_iter: params.get_max_iter(),
+                        tol: params.get_tol(),
+                        n_init: params.get_n_init(),
+                        iterations: fit.iterations(),
+                        loss: fit.loss(),
+                    },
+                )
+            }
+        };
+        Codebook::new(
+            model,
+            info,
+            self.tile_shape.iter().map(|&t| t as u32).collect(),
+            scaler,
+            prototypes,
+            self.weight_bits,
+        )
+    }
+}

@@ -1,0 +1,189 @@
+//! Fuzzy C-Means memberships: the weight of every prototype for one tile.
+//!
+//! `u_j ∝ d_j^(-2/(m-1))`, normalised to sum to 1, where `d_j` is the distance from the tile
+//! to prototype `j` (euclidean norm, or cosine distance `1 - cos`), as scikit-fuzzy defines it.
+
+use num_traits::Float;
+use serde::{Deserialize, Serialize};
+
+/// The distance Fuzzy C-Means measures between a tile and a prototype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Euclidean distance.
+    #[default]
+    Euclidean,
+    /// Cosine distance, `1 - x·c / (|x| |c|)`; a zero vector is at distance 1 from everything.
+    Cosine,
+}
+
+/// Precomputed prototypes for computing memberships quickly.
+#[derive(Debug, Clone)]
+pub struct Memberships<F> {
+    centers: Vec<F>,
+    /// Squared norms of the centers (euclidean) or their norms (cosine).
+    norms: Vec<F>,
+    n_features: usize,
+    metric: Metric,
+    /// `2 / (m - 1)`: the power distances are raised to (as their inverse).
+    exponent: F,
+}
+
+impl<F: Float> Memberships<F> {
+    /// Prepares `centers` (`n_centers × n_features`, row-major) with fuzzifier `m > 1`.
+    pub fn new(centers: Vec<F>, n_features: usize, fuzzifier: f64, metric: Metric) -> Self {
+        assert!(n_features > 0 && centers.len() % n_features == 0);
+        let norms = centers
+            .chunks_exact(n_features)
+            .map(|c| {
+                let sq = dot(c, c);
+                match metric {
+                    Metric::Euclidean => sq,
+                    Metric::Cosine => sq.sqrt(),
+                }
+            })
+            .collect();
+        Memberships {
+            centers,
+            norms,
+            n_features,
+            metric,
+            exponent: F::from(2.0 / (fuzzifier - 1.0)).unwrap(),
+        }
+    }
+
+    /// Number of centers.
+    pub fn n_centers(&self) -> usize {
+        self.norms.len()
+    }
+
+    /// Writes the memberships of `x` into `out` (`n_centers` values summing to 1).
+    pub fn compute(&self, x: &[F], out: &mut [F]) {
+        debug_assert_eq!(x.len(), self.n_features);
+        debug_assert_eq!(out.len(), self.n_centers());
+        let xx = dot(x, x);
+        // Distances first, in `out`; the memberships overwrite them.
+        match self.metric {
+            Metric::Euclidean => {
+                // d² = |x|² - 2 x·c + |c|², raised to exponent/2 below.
+                for ((o, c), &cc) in out
+                    .iter_mut()
+                    .zip(self.centers.chunks_exact(self.n_features))
+                    .zip(&self.norms)
+                {
+                    *o = (xx - (dot(x, c) + dot(x, c)) + cc).max(F::zero());
+                }
+            }
+            Metric::Cosine => {
+                let xn = xx.sqrt();
+                for ((o, c), &cn) in out
+                    .iter_mut()
+                    .zip(self.centers.chunks_exact(self.n_features))
+                    .zip(&self.norms)
+                {
+                    *o = if xn > F::zero() && cn > F::zero() {
+                        (F::one() - dot(x, c) / (xn * cn)).max(F::zero())
+                    } else {
+                        F::one()
+                    };
+                }
+            }
+        }
+        let d_min = out.iter().copied().fold(F::infinity(), F::min);
+        let tiny = F::epsilon() * F::from(16.0).unwrap();
+        if !(d_min > tiny) {
+            // The tile sits on one or more prototypes: they share all the membership.
+            let hits = out.iter().filter(|&&d| !(d > tiny)).count();
+            let share = F::one() / F::from(hits).unwrap();
+            for o in out.iter_mut() {
+                *o = if !(*o > tiny) { share } else { F::zero() };
+            }
+            return;
+        }
+        // (d_min / d_j)^e keeps every term in (0, 1], so nothing overflows.
+        let power = match self.metric {
+            Metric::Euclidean => self.exponent / F::from(2.0).unwrap(), // on squared distances
+            Metric::Cosine => self.exponent,
+        };
+        let two = F::from(2.0).unwrap();
+        let mut sum = F::zero();
+        for o in out.iter_mut() {
+            let r = d_min / *o;
+            *o = if power == two {
+                r * r
+            } else if power == F::one() {
+                r
+            } else {
+                r.powf(power)
+            };
+            sum = sum + *o;
+        }
+        let inv = F::one() / sum;
+        for o in out.iter_mut() {
+            *o = *o * inv;
+        }
+    }
+}
+
+/// Dot product with a fixed association order (deterministic on every platform).
+#[inline]
+pub(crate) fn dot<F: Float>(a: &[F], b: &[F]) -> F {
+    let mut acc = [F::zero(); 4];
+    let mut ca = a.chunks_exact(4);
+    let mut cb = b.chunks_exact(4);
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..4 {
+            acc[i] = acc[i] + x[i] * y[i];
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        s = s + x * y;
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memberships_sum_to_one_and_prefer_the_nearest() {
+        let centers = vec![0.0f64, 0.0, 10.0, 0.0, 0.0, 10.0];
+        for metric in [Metric::Euclidean, Metric::Cosine] {
+            let m = Memberships::new(centers.clone(), 2, 2.0, metric);
+            let mut u = [0.0; 3];
+            m.compute(&[9.0, 1.0], &mut u);
+            assert!((u.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            assert!(u[1] > u[2], "{metric:?} {u:?}");
+        }
+    }
+
+    #[test]
+    fn euclidean_matches_the_textbook_formula() {
+        let centers = vec![0.0f64, 0.0, 3.0, 0.0, 0.0, 4.0];
+        let m = Memberships::new(centers.clone(), 2, 3.0, Metric::Euclidean);
+        let x = [1.0, 1.0];
+        let mut u = [0.0; 3];
+        m.compute(&x, &mut u);
+        let d: Vec<f64> = centers
+            .chunks(2)
+            .map(|c| ((x[0] - c[0]).powi(2) + (x[1] - c[1]).powi(2)).sqrt())
+            .collect();
+        for j in 0..3 {
+            let expect = 1.0 / d.iter().map(|dl| (d[j] / dl).powf(2.0 / (3.0 - 1.0))).sum::<f64>();
+            assert!((u[j] - expect).abs() < 1e-12, "{j}: {} vs {expect}", u[j]);
+        }
+    }
+
+    #[test]
+    fn a_tile_on_a_prototype_belongs_to_it() {
+        let m = Memberships::new(vec![1.0f32, 2.0, 5.0, 5.0], 2, 2.0, Metric::Euclidean);
+        let mut u = [0.0; 2];
+        m.compute(&[1.0, 2.0], &mut u);
+        assert_eq!(u, [1.0, 0.0]);
+        let c = Memberships::new(vec![1.0f32, 2.0, 5.0, 5.0], 2, 2.0, Metric::Cosine);
+        c.compute(&[0.0, 0.0], &mut u);
+        assert_eq!(u, [0.5, 0.5]);
+    }
+}

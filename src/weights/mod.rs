@@ -1,0 +1,64 @@
+//! Tiles to weights: how much of each prototype a (standardized) tile holds, and the
+//! quantization of those weights to bytes.
+#![forbid(unsafe_code)]
+
+pub mod fuzzy;
+pub mod quantize;
+pub mod simplex;
+
+pub use fuzzy::{Memberships, Metric};
+pub use simplex::{SimplexSolver, SimplexWorkspace};
+
+/// The per-tile weight computation of one codebook.
+#[derive(Debug, Clone)]
+pub enum WeightKernel {
+    /// Fuzzy C-Means memberships.
+    Fuzzy(Memberships<f32>),
+    /// Archetypal Analysis: least squares on the simplex.
+    Archetypal {
+        /// The archetypes (`k × p`, standardized space).
+        archetypes: Vec<f64>,
+        /// The prepared solver.
+        solver: SimplexSolver,
+    },
+}
+
+impl WeightKernel {
+    /// Number of prototypes (weights per tile).
+    pub fn n_prototypes(&self) -> usize {
+        match self {
+            WeightKernel::Fuzzy(m) => m.n_centers(),
+            WeightKernel::Archetypal { solver, .. } => solver.k(),
+        }
+    }
+
+    /// Computes the weights of every tile in `tiles` (`n × p`, standardized) into `out`
+    /// (`n × k`).
+    pub fn compute(&self, tiles: &[f32], p: usize, out: &mut [f32]) {
+        let k = self.n_prototypes();
+        debug_assert_eq!(tiles.len() / p, out.len() / k);
+        match self {
+            WeightKernel::Fuzzy(m) => {
+                for (x, w) in tiles.chunks_exact(p).zip(out.chunks_exact_mut(k)) {
+                    m.compute(x, w);
+                }
+            }
+            WeightKernel::Archetypal { archetypes, solver } => {
+                let mut ws = SimplexWorkspace::default();
+                let mut x = vec![0f64; p];
+                let mut b = vec![0f64; k];
+                let mut w = vec![0f64; k];
+                for (tile, out_w) in tiles.chunks_exact(p).zip(out.chunks_exact_mut(k)) {
+                    for (xi, &t) in x.iter_mut().zip(tile) {
+                        *xi = f64::from(t);
+                    }
+                    SimplexSolver::linear_term(archetypes, &x, &mut b);
+                    solver.solve(&b, &mut w, &mut ws);
+                    for (o, &v) in out_w.iter_mut().zip(&w) {
+                        *o = v as f32;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Weights in `[0, 1]` to `bits`-bit integer levels and back, rounding to nearest.
+
+/// Number of steps between 0 and 1 for `bits`-bit weights (`2^bits - 1`).
+pub const fn levels(bits: u8) -> u32 {
+    (1u32 << bits) - 1
+}
+
+/// Quantizes each weight (clamped to `[0, 1]`) to the nearest of `2^bits` levels.
+pub fn quantize(weights: &[f32], bits: u8, out: &mut [u8]) {
+    debug_assert!((1..=8).contains(&bits));
+    let scale = levels(bits) as f32;
+    for (q, &w) in out.iter_mut().zip(weights) {
+        // `as` saturates (and maps NaN to 0), which clamps to the valid levels.
+        *q = (w * scale).round() as u8;
+    }
+}
+
+/// Dequantizes levels back to weights in `[0, 1]`.
+pub fn dequantize(levels_in: &[u8], bits: u8, out: &mut [f32]) {
+    let inv = 1.0 / levels(bits) as f32;
+    for (w, &q) in out.iter_mut().zip(levels_in) {
+        *w = f32::from(q) * inv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_is_at_most_half_a_step() {
+        for bits in 1..=8u8 {
+            let step = 1.0 / levels(bits) as f32;
+            let w: Vec<f32> = (0..=1000).map(|i| i as f32 / 1000.0).collect();
+            let mut q = vec![0u8; w.len()];
+            quantize(&w, bits, &mut q);
+            let mut back = vec![0f32; w.len()];
+            dequantize(&q, bits, &mut back);
+            for (a, b) in w.iter().zip(&back) {
+                assert!((a - b).abs() <= step / 2.0 + 1e-6, "bits {bits}: {a} -> {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_range_is_clamped() {
+        let mut q = [0u8; 3];
+        quantize(&[-0.5, 1.7, f32::NAN], 8, &mut q);
+        assert_eq!(q, [0, 255, 0]);
+    }
+}
