@@ -46,7 +46,9 @@ pub enum Error {
     #[error("invalid training data: {0}")]
     InvalidData(String),
     /// The SChunk has no `vq` metalayer.
-    #[error("the SChunk has no `vq` metalayer: store a codebook there (see blosc2_vq_codebook_train)")]
+    #[error(
+        "the SChunk has no `vq` metalayer: store a codebook there (see blosc2_vq_codebook_train)"
+    )]
     MissingCodebook,
     /// The codebook bytes could not be decoded or failed validation.
     #[error("invalid codebook: {0}")]

@@ -32,7 +32,10 @@ pub fn ssim(a: &[f32], b: &[f32], height: usize, width: usize, data_range: f64) 
     const WIN: usize = 7;
     assert_eq!(a.len(), height * width);
     assert_eq!(b.len(), height * width);
-    assert!(height >= WIN && width >= WIN, "SSIM needs images of at least 7×7");
+    assert!(
+        height >= WIN && width >= WIN,
+        "SSIM needs images of at least 7×7"
+    );
     let np = (WIN * WIN) as f64;
     let cov_norm = np / (np - 1.0);
     let c1 = (0.01 * data_range).powi(2);
@@ -87,7 +90,9 @@ mod tests {
     #[test]
     fn ssim_of_a_constant_offset() {
         // Means differ, structure identical: SSIM = (2 μa μb + C1) / (μa² + μb² + C1).
-        let a: Vec<f32> = (0..64).map(|i| if (i / 8 + i % 8) % 2 == 0 { 0.25 } else { 0.5 }).collect();
+        let a: Vec<f32> = (0..64)
+            .map(|i| if (i / 8 + i % 8) % 2 == 0 { 0.25 } else { 0.5 })
+            .collect();
         let b: Vec<f32> = a.iter().map(|v| v + 0.25).collect();
         let s = ssim(&a, &b, 8, 8, 1.0);
         assert!(s < 1.0 && s > 0.5, "{s}");

@@ -4,7 +4,7 @@
 
 pub mod header;
 
-pub use header::{BlockHeader, BLOCK_FORMAT_VERSION};
+pub use header::{payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION};
 
 use crate::codebook::PreparedCodebook;
 use crate::error::{Error, Result};
@@ -92,21 +92,25 @@ pub fn encode_block(
         }
     }
 
+    // The payload goes after the header, whose length depends only on ndim.
+    let hlen = BlockHeader::len_for(shape.len());
+    let Some(payload_room) = output.get_mut(hlen..) else {
+        return Ok(Encoded::DoesNotFit);
+    };
+    let Ok(payload_len) = lz4_flex::block::compress_into(&levels, payload_room) else {
+        return Ok(Encoded::DoesNotFit);
+    };
     let header = BlockHeader {
         version: BLOCK_FORMAT_VERSION,
         model: cb.codebook.model.code(),
         weight_bits: bits,
         dtype,
         fingerprint32: cb.fingerprint32,
+        checksum: payload_checksum(&output[hlen..hlen + payload_len]),
         shape,
     };
-    let Some(hlen) = header.write(output) else {
-        return Ok(Encoded::DoesNotFit);
-    };
-    match lz4_flex::block::compress_into(&levels, &mut output[hlen..]) {
-        Ok(len) => Ok(Encoded::Packed(hlen + len)),
-        Err(_) => Ok(Encoded::DoesNotFit),
-    }
+    header.write(output).expect("room was checked above");
+    Ok(Encoded::Packed(hlen + payload_len))
 }
 
 /// Decodes one block into `output`, which must be exactly the block's size in bytes.
@@ -124,6 +128,12 @@ pub fn decode_block(
             "the block was encoded with another codebook (fingerprint {:#010x}, this codebook's is {:#010x})",
             header.fingerprint32, cb.fingerprint32
         )));
+    }
+    let payload = &input[hlen..];
+    if payload_checksum(payload) != header.checksum {
+        return Err(Error::CorruptBlock(
+            "payload checksum mismatch: the block is corrupt or truncated".into(),
+        ));
     }
     let dtype: Dtype = header.dtype;
     if let Some(ts) = host_typesize {
@@ -164,7 +174,7 @@ pub fn decode_block(
         .filter(|&l| l <= MAX_WEIGHTS_PER_BLOCK)
         .ok_or_else(|| Error::CorruptBlock("too many weights".into()))?;
     let mut levels = vec![0u8; n_levels];
-    let got = lz4_flex::block::decompress_into(&input[hlen..], &mut levels)
+    let got = lz4_flex::block::decompress_into(payload, &mut levels)
         .map_err(|e| Error::CorruptBlock(format!("weights do not decompress: {e}")))?;
     if got != n_levels {
         return Err(Error::TruncatedBlock(format!(

@@ -150,14 +150,12 @@ impl Codebook {
         }
         let inner = unwrap_bin(bytes)?;
         // Peek at the version first so a newer codebook gets a clear message.
-        let cb: Codebook = rmp_serde::from_slice(inner).map_err(|e| {
-            match peek_version(inner) {
-                Some(v) if v > CODEBOOK_FORMAT_VERSION => Error::UnsupportedVersion {
-                    found: v,
-                    supported: CODEBOOK_FORMAT_VERSION,
-                },
-                _ => Error::InvalidCodebook(format!("not a blosc2-vq codebook ({e})")),
-            }
+        let cb: Codebook = rmp_serde::from_slice(inner).map_err(|e| match peek_version(inner) {
+            Some(v) if v > CODEBOOK_FORMAT_VERSION => Error::UnsupportedVersion {
+                found: v,
+                supported: CODEBOOK_FORMAT_VERSION,
+            },
+            _ => Error::InvalidCodebook(format!("not a blosc2-vq codebook ({e})")),
         })?;
         cb.validate()?;
         let expected = cb.compute_fingerprint();
@@ -186,12 +184,17 @@ impl Codebook {
             });
         }
         if self.tile_shape.is_empty() || self.tile_shape.len() > 3 {
-            return bad(format!("tile_shape {:?} must have 1 to 3 dimensions", self.tile_shape));
+            return bad(format!(
+                "tile_shape {:?} must have 1 to 3 dimensions",
+                self.tile_shape
+            ));
         }
         let n_features = self
             .tile_shape
             .iter()
-            .try_fold(1usize, |acc, &t| (t > 0).then(|| acc.checked_mul(t as usize)).flatten())
+            .try_fold(1usize, |acc, &t| {
+                (t > 0).then(|| acc.checked_mul(t as usize)).flatten()
+            })
             .filter(|&n| n <= MAX_TILE_VALUES);
         let Some(n_features) = n_features else {
             return bad(format!(
@@ -235,7 +238,9 @@ fn unwrap_bin(bytes: &[u8]) -> Result<&[u8]> {
             5,
         ),
         Some(0xc4..=0xc6) => {
-            return Err(Error::InvalidCodebook("truncated MessagePack bin header".into()))
+            return Err(Error::InvalidCodebook(
+                "truncated MessagePack bin header".into(),
+            ))
         }
         Some(_) => return Ok(bytes),
         None => return Err(Error::InvalidCodebook("the `vq` metalayer is empty".into())),
@@ -295,7 +300,10 @@ mod tests {
     fn corrupt_and_truncated_codebooks_are_errors() {
         let bytes = tiny().to_msgpack();
         for cut in 0..bytes.len() {
-            assert!(Codebook::from_msgpack(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                Codebook::from_msgpack(&bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut flipped = 0;
         for i in 0..bytes.len() {
@@ -315,6 +323,9 @@ mod tests {
         let mut cb = tiny();
         cb.format_version = 99;
         let err = Codebook::from_msgpack(&cb.to_msgpack()).unwrap_err();
-        assert!(matches!(err, Error::UnsupportedVersion { found: 99, .. }), "{err}");
+        assert!(
+            matches!(err, Error::UnsupportedVersion { found: 99, .. }),
+            "{err}"
+        );
     }
 }

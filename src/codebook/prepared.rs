@@ -39,11 +39,20 @@ impl PreparedCodebook {
         let p = codebook.n_features();
         let k = codebook.n_prototypes as usize;
         let mean: Vec<f32> = codebook.scaler.mean.iter().map(|&m| m as f32).collect();
-        let inv_scale = codebook.scaler.scale.iter().map(|&s| (1.0 / s) as f32).collect();
+        let inv_scale = codebook
+            .scaler
+            .scale
+            .iter()
+            .map(|&s| (1.0 / s) as f32)
+            .collect();
         let decode_basis = codebook
             .prototypes
             .chunks_exact(p)
-            .flat_map(|row| row.iter().zip(&codebook.scaler.scale).map(|(&z, &s)| (z * s) as f32))
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&codebook.scaler.scale)
+                    .map(|(&z, &s)| (z * s) as f32)
+            })
             .collect();
         let kernel = match codebook.model {
             ModelKind::FuzzyCMeans { fuzzifier, metric } => WeightKernel::Fuzzy(Memberships::new(

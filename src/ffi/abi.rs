@@ -161,7 +161,8 @@ pub unsafe fn read_schunk<'a>(schunk: *const c_void) -> Result<SchunkView<'a>, S
         // SAFETY: c-blosc2 stores NUL-terminated names of at most 31 bytes.
         let name = unsafe { read_name(meta.name) };
         // SAFETY: content points to content_len bytes owned by the schunk.
-        let content = unsafe { std::slice::from_raw_parts(meta.content, meta.content_len as usize) };
+        let content =
+            unsafe { std::slice::from_raw_parts(meta.content, meta.content_len as usize) };
         match name.as_slice() {
             b"vq" => view.codebook = Some(content),
             b"b2nd" => view.b2nd = Some(content),
@@ -172,7 +173,11 @@ pub unsafe fn read_schunk<'a>(schunk: *const c_void) -> Result<SchunkView<'a>, S
     let ndim = unsafe { base.add(layout.ndim).cast::<i8>().read() };
     if (1..=8).contains(&ndim) {
         // SAFETY: blockshape is a pointer field inside the struct for this layout.
-        let shape = unsafe { base.add(layout.blockshape).cast::<*const i64>().read_unaligned() };
+        let shape = unsafe {
+            base.add(layout.blockshape)
+                .cast::<*const i64>()
+                .read_unaligned()
+        };
         if !shape.is_null() {
             // SAFETY: when ndim is set, c-blosc2 allocates blockshape with ndim entries.
             let dims = unsafe { std::slice::from_raw_parts(shape, ndim as usize) };

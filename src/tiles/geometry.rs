@@ -187,7 +187,9 @@ fn checked_layout(
     let mut shape = Vec::with_capacity(dims.len());
     for &d in dims {
         if d <= 0 || d > i64::from(i32::MAX) {
-            return Err(Error::InvalidGeometry(format!("{what} {dims:?}: dimension {d}")));
+            return Err(Error::InvalidGeometry(format!(
+                "{what} {dims:?}: dimension {d}"
+            )));
         }
         shape.push(d as usize);
     }
@@ -205,7 +207,10 @@ fn checked_layout(
         }
     }
     // Leading 1-sized dimensions carry no structure: (1, 64, 64) is a 64x64 image.
-    let first = shape.iter().position(|&d| d != 1).unwrap_or(shape.len() - 1);
+    let first = shape
+        .iter()
+        .position(|&d| d != 1)
+        .unwrap_or(shape.len() - 1);
     shape.drain(..first);
     Ok(BlockLayout { shape, dtype })
 }

@@ -53,17 +53,23 @@ impl TileGrid {
         dims[3 - t..].copy_from_slice(&block_shape[split..]);
         tile[3 - t..].copy_from_slice(tile_shape);
         let counts = [0, 1, 2].map(|i| dims[i].div_ceil(tile[i]));
+        // Make every later product safe to compute unchecked.
+        let product = |v: &[usize]| v.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        let values = product(&dims).and_then(|v| v.checked_mul(batch));
+        let padded = product(&counts)
+            .and_then(|c| c.checked_mul(batch))
+            .and_then(|c| c.checked_mul(product(&tile)?));
+        if values.and(padded).is_none() {
+            return Err(Error::InvalidGeometry(format!(
+                "block {block_shape:?} with tile {tile_shape:?} overflows"
+            )));
+        }
         let grid = TileGrid {
             batch,
             dims,
             tile,
             counts,
         };
-        // Make every later product safe to compute unchecked.
-        grid.n_values()
-            .checked_mul(2)
-            .and(grid.n_tiles().checked_mul(grid.tile_len()))
-            .ok_or_else(|| Error::InvalidGeometry("block shape overflows".into()))?;
         Ok(grid)
     }
 

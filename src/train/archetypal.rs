@@ -94,7 +94,11 @@ impl ArchetypalParams {
         if self.n_archetypes == 0 || self.n_archetypes > crate::codebook::MAX_PROTOTYPES {
             return Err(Error::param(
                 "n_archetypes",
-                format!("{} outside 1..={}", self.n_archetypes, crate::codebook::MAX_PROTOTYPES),
+                format!(
+                    "{} outside 1..={}",
+                    self.n_archetypes,
+                    crate::codebook::MAX_PROTOTYPES
+                ),
             ));
         }
         if self.n_init == 0 {
@@ -104,7 +108,10 @@ impl ArchetypalParams {
             return Err(Error::param("max_iter", "must be at least 1"));
         }
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(Error::param("tol", format!("{} must be finite and >= 0", self.tol)));
+            return Err(Error::param(
+                "tol",
+                format!("{} must be finite and >= 0", self.tol),
+            ));
         }
         Ok(())
     }
@@ -124,7 +131,9 @@ impl ArchetypalParams {
         }
         let mut best: Option<Archetypal> = None;
         for run in 0..self.n_init {
-            let seed = self.seed.wrapping_add(u64::from(run).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let seed = self
+                .seed
+                .wrapping_add(u64::from(run).wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let fit = self.fit_once(x, n, p, seed);
             if best.as_ref().is_none_or(|b| fit.loss < b.loss) {
                 best = Some(fit);
@@ -178,7 +187,13 @@ fn furthest_sum(x: &[f64], n: usize, p: usize, k: usize, seed: u64) -> Vec<usize
     let dist = |a: usize| -> Vec<f64> {
         let xa = &x[a * p..(a + 1) * p];
         x.par_chunks(p)
-            .map(|xi| xi.iter().zip(xa).map(|(u, v)| (u - v) * (u - v)).sum::<f64>().sqrt())
+            .map(|xi| {
+                xi.iter()
+                    .zip(xa)
+                    .map(|(u, v)| (u - v) * (u - v))
+                    .sum::<f64>()
+                    .sqrt()
+            })
             .collect()
     };
     let mut chosen = vec![first];
@@ -206,7 +221,11 @@ fn furthest_sum(x: &[f64], n: usize, p: usize, k: usize, seed: u64) -> Vec<usize
         }
         let rest: Vec<usize> = chosen[1..].to_vec();
         let replacement = pick(&sum, &rest);
-        chosen[0] = if replacement == usize::MAX { first } else { replacement };
+        chosen[0] = if replacement == usize::MAX {
+            first
+        } else {
+            replacement
+        };
     }
     chosen
 }
@@ -275,7 +294,11 @@ fn update_c(x: &[f64], n: usize, p: usize, s: &[f64], k: usize, lx: f64, c: &mut
         next.par_chunks_mut(n).enumerate().for_each(|(j, row)| {
             let mj = &m[j * p..(j + 1) * p];
             for (i, r) in row.iter_mut().enumerate() {
-                let g: f64 = mj.iter().zip(&x[i * p..(i + 1) * p]).map(|(a, b)| a * b).sum();
+                let g: f64 = mj
+                    .iter()
+                    .zip(&x[i * p..(i + 1) * p])
+                    .map(|(a, b)| a * b)
+                    .sum();
                 *r -= step * g;
             }
             project_simplex(row);
@@ -413,7 +436,13 @@ impl Archetypal {
 
     /// Simplex weights of samples `x` (`n × p`) into `out` (`n × k`).
     pub fn transform(&self, x: &[f64], out: &mut [f64]) {
-        solve_weights(x, self.n_features, &self.archetypes, self.params.n_archetypes, out);
+        solve_weights(
+            x,
+            self.n_features,
+            &self.archetypes,
+            self.params.n_archetypes,
+            out,
+        );
     }
 }
 
@@ -444,7 +473,11 @@ mod tests {
                 .chunks(2)
                 .map(|a| ((a[0] - c[0]).powi(2) + (a[1] - c[1]).powi(2)).sqrt())
                 .fold(f64::INFINITY, f64::min);
-            assert!(nearest < 0.2, "corner {c:?} missed: {:?}", model.archetypes());
+            assert!(
+                nearest < 0.2,
+                "corner {c:?} missed: {:?}",
+                model.archetypes()
+            );
         }
         assert!(model.loss() < 1e-3, "loss {}", model.loss());
     }

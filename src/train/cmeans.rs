@@ -97,17 +97,27 @@ impl FuzzyCMeansParams {
         if self.n_prototypes == 0 || self.n_prototypes > crate::codebook::MAX_PROTOTYPES {
             return Err(Error::param(
                 "n_prototypes",
-                format!("{} outside 1..={}", self.n_prototypes, crate::codebook::MAX_PROTOTYPES),
+                format!(
+                    "{} outside 1..={}",
+                    self.n_prototypes,
+                    crate::codebook::MAX_PROTOTYPES
+                ),
             ));
         }
         if !(self.fuzzifier > 1.0 && self.fuzzifier.is_finite()) {
-            return Err(Error::param("fuzzifier", format!("{} must be finite and > 1", self.fuzzifier)));
+            return Err(Error::param(
+                "fuzzifier",
+                format!("{} must be finite and > 1", self.fuzzifier),
+            ));
         }
         if self.max_iter == 0 {
             return Err(Error::param("max_iter", "must be at least 1"));
         }
         if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(Error::param("tol", format!("{} must be finite and >= 0", self.tol)));
+            return Err(Error::param(
+                "tol",
+                format!("{} must be finite and >= 0", self.tol),
+            ));
         }
         Ok(())
     }
@@ -177,7 +187,11 @@ fn update_centers(x: &[f64], p: usize, u: &[f64], k: usize, m: f64, centers: &mu
         c.fill(0.0);
         let mut total = 0.0;
         for (xi, ui) in x.chunks_exact(p).zip(u.chunks_exact(k)) {
-            let w = if m == 2.0 { ui[j] * ui[j] } else { ui[j].powf(m) };
+            let w = if m == 2.0 {
+                ui[j] * ui[j]
+            } else {
+                ui[j].powf(m)
+            };
             total += w;
             for (cv, &xv) in c.iter_mut().zip(xi) {
                 *cv += w * xv;
@@ -201,7 +215,11 @@ fn objective(x: &[f64], p: usize, u: &[f64], centers: &[f64], _m: f64) -> f64 {
                 *rv += w * cv;
             }
         }
-        sse += xi.iter().zip(&r).map(|(a, b)| (a - b) * (a - b)).sum::<f64>();
+        sse += xi
+            .iter()
+            .zip(&r)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>();
     }
     sse / x.len().max(1) as f64
 }
@@ -239,7 +257,12 @@ impl FuzzyCMeans {
 
     /// Memberships of samples `x` (`n × p`) into `out` (`n × k`).
     pub fn transform(&self, x: &[f64], out: &mut [f64]) {
-        let memb = Memberships::new(self.centers.clone(), self.n_features, self.params.fuzzifier, self.params.metric);
+        let memb = Memberships::new(
+            self.centers.clone(),
+            self.n_features,
+            self.params.fuzzifier,
+            self.params.metric,
+        );
         let k = self.params.n_prototypes;
         for (xi, ui) in x.chunks_exact(self.n_features).zip(out.chunks_exact_mut(k)) {
             memb.compute(xi, ui);
@@ -258,7 +281,10 @@ mod tests {
         let x: Vec<f64> = (0..300)
             .flat_map(|i| {
                 let c = truth[i % 3];
-                [c[0] + rng.random_range(-0.5..0.5), c[1] + rng.random_range(-0.5..0.5)]
+                [
+                    c[0] + rng.random_range(-0.5..0.5),
+                    c[1] + rng.random_range(-0.5..0.5),
+                ]
             })
             .collect();
         let model = FuzzyCMeansParams::new(3).seed(1).fit(&x, 2).unwrap();
@@ -285,6 +311,9 @@ mod tests {
         assert_eq!(err(FuzzyCMeansParams::new(2).fuzzifier(1.0)), "fuzzifier");
         assert_eq!(err(FuzzyCMeansParams::new(2).max_iter(0)), "max_iter");
         assert_eq!(err(FuzzyCMeansParams::new(2).tol(f64::NAN)), "tol");
-        assert!(matches!(FuzzyCMeansParams::new(20).fit(&x, 2), Err(Error::InvalidData(_))));
+        assert!(matches!(
+            FuzzyCMeansParams::new(20).fit(&x, 2),
+            Err(Error::InvalidData(_))
+        ));
     }
 }

@@ -77,21 +77,31 @@ impl CodebookParams {
     /// Validates the parameters.
     pub fn check(&self) -> Result<()> {
         let t = &self.tile_shape;
-        if t.is_empty() || t.len() > 3 || t.contains(&0) || t.iter().any(|&s| s > u32::MAX as usize) {
-            return Err(Error::param("tile_shape", format!("{t:?}: 1 to 3 positive sides")));
+        if t.is_empty() || t.len() > 3 || t.contains(&0) || t.iter().any(|&s| s > u32::MAX as usize)
+        {
+            return Err(Error::param(
+                "tile_shape",
+                format!("{t:?}: 1 to 3 positive sides"),
+            ));
         }
         let values = t.iter().try_fold(1usize, |a, &s| a.checked_mul(s));
         if values.is_none_or(|v| v > crate::codebook::MAX_TILE_VALUES) {
             return Err(Error::param(
                 "tile_shape",
-                format!("{t:?} holds more than {} values", crate::codebook::MAX_TILE_VALUES),
+                format!(
+                    "{t:?} holds more than {} values",
+                    crate::codebook::MAX_TILE_VALUES
+                ),
             ));
         }
         if self.n_samples == 0 {
             return Err(Error::param("n_samples", "must be at least 1"));
         }
         if !(1..=8).contains(&self.weight_bits) {
-            return Err(Error::param("weight_bits", format!("{} outside 1..=8", self.weight_bits)));
+            return Err(Error::param(
+                "weight_bits",
+                format!("{} outside 1..=8", self.weight_bits),
+            ));
         }
         match &self.model {
             ModelParams::FuzzyCMeans(p) => p.check(),

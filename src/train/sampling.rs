@@ -39,7 +39,9 @@ pub fn sample_tiles(
         )));
     }
     if data.iter().any(|v| !v.is_finite()) {
-        return Err(Error::InvalidData("the data contain NaN or infinity".into()));
+        return Err(Error::InvalidData(
+            "the data contain NaN or infinity".into(),
+        ));
     }
     let n_images: usize = shape[..split].iter().product();
     let positions: Vec<usize> = spatial
@@ -105,7 +107,9 @@ mod tests {
 
     #[test]
     fn tiles_are_real_windows() {
-        let data = ArrayD::from_shape_fn(IxDyn(&[3, 6, 5]), |ix| (ix[0] * 100 + ix[1] * 10 + ix[2]) as f64);
+        let data = ArrayD::from_shape_fn(IxDyn(&[3, 6, 5]), |ix| {
+            (ix[0] * 100 + ix[1] * 10 + ix[2]) as f64
+        });
         let (tiles, p) = sample_tiles(&data.view(), &[2, 2], 10, 1).unwrap();
         assert_eq!(p, 4);
         for t in tiles.chunks(4) {

@@ -171,7 +171,10 @@ mod tests {
             .map(|c| ((x[0] - c[0]).powi(2) + (x[1] - c[1]).powi(2)).sqrt())
             .collect();
         for j in 0..3 {
-            let expect = 1.0 / d.iter().map(|dl| (d[j] / dl).powf(2.0 / (3.0 - 1.0))).sum::<f64>();
+            let expect = 1.0
+                / d.iter()
+                    .map(|dl| (d[j] / dl).powf(2.0 / (3.0 - 1.0)))
+                    .sum::<f64>();
             assert!((u[j] - expect).abs() < 1e-12, "{j}: {} vs {expect}", u[j]);
         }
     }

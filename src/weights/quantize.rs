@@ -37,7 +37,10 @@ mod tests {
             let mut back = vec![0f32; w.len()];
             dequantize(&q, bits, &mut back);
             for (a, b) in w.iter().zip(&back) {
-                assert!((a - b).abs() <= step / 2.0 + 1e-6, "bits {bits}: {a} -> {b}");
+                assert!(
+                    (a - b).abs() <= step / 2.0 + 1e-6,
+                    "bits {bits}: {a} -> {b}"
+                );
             }
         }
     }
