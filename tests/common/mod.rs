@@ -113,6 +113,7 @@ pub fn register_vq() {
 pub struct Settings {
     pub nthreads: i16,
     pub filters: [u8; 6],
+    pub filters_meta: [u8; 6],
     pub splitmode: i32,
     pub codec_meta: u8,
     pub codec: u8,
@@ -124,6 +125,7 @@ impl Default for Settings {
         Settings {
             nthreads: 1,
             filters: [0; 6],
+            filters_meta: [0; 6],
             splitmode: sys::BLOSC_NEVER_SPLIT as i32,
             codec_meta: 0,
             codec: VQ_ID,
@@ -142,6 +144,7 @@ fn cparams(typesize: i32, s: &Settings) -> sys::blosc2_cparams {
     cp.nthreads = s.nthreads;
     cp.splitmode = s.splitmode;
     cp.filters = s.filters;
+    cp.filters_meta = s.filters_meta;
     cp
 }
 
