@@ -465,3 +465,26 @@ pub fn chunk_blocks(chunk: &[u8]) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// Builds the plugin exactly as users get it (`cargo build --lib --release`) into its own
+/// target directory (the running `cargo test` holds the lock on the main one) and returns
+/// the directory holding `libblosc2_vq.so`. Cargo rebuilds only what changed.
+pub fn plugin_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let target = manifest.join("target/plugin");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--lib", "--release", "--quiet", "--manifest-path"])
+            .arg(manifest.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&target)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building libblosc2_vq.so failed");
+        let dir = target.join("release");
+        assert!(dir.join("libblosc2_vq.so").exists());
+        dir
+    })
+    .clone()
+}

@@ -1,0 +1,184 @@
+//! The C surface: the committed header is what cbindgen generates and compiles on its own; the
+//! shared library exports only our symbols; and the C example, compiled with `cc`, trains a
+//! codebook and round-trips the faces with c-blosc2 loading the codec dynamically.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// target/<profile> of this test run (where blosc2-sys built c-blosc2).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn cdylib() -> PathBuf {
+    common::plugin_dir().join("libblosc2_vq.so")
+}
+
+/// The c-blosc2 that blosc2-sys built (its install prefix: include/ and lib/libblosc2.a).
+fn blosc2_prefix() -> PathBuf {
+    let build = profile_dir().join("build");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&build)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path().join("out")))
+        .filter(|out| out.join("lib/libblosc2.a").exists() && out.join("include/blosc2.h").exists())
+        .collect();
+    // Newest first, should several builds of blosc2-sys coexist.
+    found.sort_by_key(|p| {
+        std::fs::metadata(p.join("lib/libblosc2.a"))
+            .and_then(|m| m.modified())
+            .ok()
+    });
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no c-blosc2 build of blosc2-sys under {}", build.display()))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn committed_header_matches_cbindgen() {
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/blosc2_vq.h"));
+    let committed = std::fs::read_to_string(manifest_dir().join("include/blosc2_vq.h")).unwrap();
+    assert!(
+        generated == committed,
+        "include/blosc2_vq.h is out of date: run `BLOSC2_VQ_UPDATE_HEADER=1 cargo build` and commit it"
+    );
+}
+
+#[test]
+fn header_compiles_alone_and_after_blosc2_h() {
+    let include = manifest_dir().join("include");
+    let alone = tmp("header_alone.c");
+    std::fs::write(&alone, "#include \"blosc2_vq.h\"\nint main(void) { return blosc2_vq_last_error_message() == 0; }\n").unwrap();
+    run(Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+        .arg(&include)
+        .arg(&alone));
+    let typed = tmp("header_typed.c");
+    std::fs::write(
+        &typed,
+        "#include <blosc2.h>\n#include \"blosc2_vq.h\"\n\
+         static blosc2_codec_encoder_cb enc = blosc2_vq_encoder;\n\
+         static blosc2_codec_decoder_cb dec = blosc2_vq_decoder;\n\
+         int main(void) { return enc == 0 || dec == 0; }\n",
+    )
+    .unwrap();
+    run(Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+        .arg(&include)
+        .arg("-I")
+        .arg(blosc2_prefix().join("include"))
+        .arg(&typed));
+}
+
+#[test]
+fn shared_library_exports_only_its_own_symbols() {
+    let text = run(Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(cdylib()));
+    let names: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    for expected in [
+        "info",
+        "blosc2_vq_encoder",
+        "blosc2_vq_decoder",
+        "blosc2_vq_codebook_train",
+        "blosc2_vq_free",
+        "blosc2_vq_last_error_message",
+    ] {
+        assert!(names.contains(&expected), "{expected} is not exported");
+    }
+    let foreign: Vec<&&str> = names
+        .iter()
+        .filter(|n| {
+            (n.starts_with("blosc") || n.starts_with("b2nd_")) && !n.starts_with("blosc2_vq_")
+        })
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "libblosc2_vq.so carries c-blosc2 symbols: {foreign:?}"
+    );
+}
+
+fn compile_example() -> PathBuf {
+    let prefix = blosc2_prefix();
+    let exe = tmp("olivetti_c");
+    run(Command::new("cc")
+        .args(["-std=c99", "-O2", "-Wall", "-Werror"])
+        .arg(manifest_dir().join("examples/c/olivetti.c"))
+        .arg("-I")
+        .arg(prefix.join("include"))
+        .arg("-I")
+        .arg(manifest_dir().join("include"))
+        .arg("-L")
+        .arg(common::plugin_dir())
+        .arg("-lblosc2_vq")
+        .arg(prefix.join("lib/libblosc2.a"))
+        .args(["-lpthread", "-lm", "-ldl", "-o"])
+        .arg(&exe));
+    exe
+}
+
+fn figure(text: &str, key: &str) -> f64 {
+    let mut words = text.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == key {
+            return words.next().unwrap().parse().unwrap();
+        }
+    }
+    panic!("no {key} in {text:?}")
+}
+
+#[test]
+fn c_example_trains_and_round_trips_with_the_dynamically_loaded_codec() {
+    let exe = compile_example();
+    let faces = common::olivetti_path();
+    assert!(
+        Path::new(&faces).exists(),
+        "Olivetti faces missing at {}",
+        faces.display()
+    );
+    for (model, min_ratio, min_psnr) in [("aa", 2.40, 23.4), ("cmeans", 2.56, 20.3)] {
+        let out = run(Command::new(&exe)
+            .arg(&faces)
+            .arg(model)
+            .env("LD_LIBRARY_PATH", common::plugin_dir())
+            .env("BLOSC_TRACE", "1"));
+        println!("{out}");
+        assert!(
+            out.contains("Successfully loaded libblosc2_vq.so"),
+            "c-blosc2 did not load the plugin dynamically:\n{out}"
+        );
+        let (ratio, psnr) = (figure(&out, "ratio"), figure(&out, "psnr"));
+        assert!(
+            ratio >= min_ratio && psnr >= min_psnr,
+            "{model}: ratio {ratio}, PSNR {psnr}"
+        );
+    }
+}
