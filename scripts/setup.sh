@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# One-time setup: the system tools the build needs (cmake, for c-blosc2 inside blosc2-sys; a C
+# compiler and nm for the C tests), then a build of the plugin and of everything the tests use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v nm >/dev/null 2>&1 || missing+=(binutils)
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cargo build --release --lib          # target/release/libblosc2_vq.so
+cargo test --no-run                  # builds c-blosc2 (blosc2-sys) and the test binaries
