@@ -21,7 +21,10 @@ pub struct SimplexSolver {
 #[derive(Debug, Clone, Default)]
 pub struct SimplexWorkspace {
     grad: Vec<f64>,
+    /// Active coordinates, in the order of the rows of `chol`.
     active: Vec<usize>,
+    is_active: Vec<bool>,
+    /// Lower Cholesky factor of `G[active, active]`, row stride `k`.
     chol: Vec<f64>,
     y1: Vec<f64>,
     y2: Vec<f64>,
@@ -70,6 +73,9 @@ impl SimplexSolver {
         let k = self.k;
         let g = &self.gram;
         ws.grad.resize(k, 0.0);
+        ws.chol.resize(k * k, 0.0);
+        ws.is_active.clear();
+        ws.is_active.resize(k, false);
         ws.active.clear();
         w.fill(0.0);
         // Start from the best vertex.
@@ -81,27 +87,69 @@ impl SimplexSolver {
             })
             .unwrap_or(0);
         w[start] = 1.0;
-        ws.active.push(start);
+        if !self.push_active(ws, start) {
+            return;
+        }
         for _ in 0..4 * k + 8 {
             // grad = G w - b (w is zero off the active set).
-            for i in 0..k {
+            for (i, gi) in ws.grad.iter_mut().enumerate() {
                 let row = &g[i * k..(i + 1) * k];
-                ws.grad[i] = ws.active.iter().map(|&a| row[a] * w[a]).sum::<f64>() - b[i];
+                *gi = ws.active.iter().map(|&a| row[a] * w[a]).sum::<f64>() - b[i];
             }
             let level: f64 = ws.active.iter().map(|&a| w[a] * ws.grad[a]).sum();
             // The inactive coordinate that most wants to enter.
             let mut enter = None;
             let mut best = level - self.eps * (1.0 + level.abs());
-            for i in 0..k {
-                if w[i] == 0.0 && !ws.active.contains(&i) && ws.grad[i] < best {
-                    best = ws.grad[i];
+            for (i, &gi) in ws.grad.iter().enumerate() {
+                if !ws.is_active[i] && gi < best {
+                    best = gi;
                     enter = Some(i);
                 }
             }
             let Some(t) = enter else { return };
-            ws.active.push(t);
-            if !self.descend(b, w, ws, t) {
+            if !self.push_active(ws, t) || !self.descend(b, w, ws, t) {
                 return;
+            }
+        }
+    }
+
+    /// Appends `t` to the active set, extending the Cholesky factor by one row (O(m²)).
+    /// Returns false (leaving the set unchanged) if the factor would not stay positive.
+    fn push_active(&self, ws: &mut SimplexWorkspace, t: usize) -> bool {
+        let (k, m) = (self.k, ws.active.len());
+        let mut d = self.gram[t * k + t];
+        for r in 0..m {
+            let mut s = self.gram[ws.active[r] * k + t];
+            for c in 0..r {
+                s -= ws.chol[r * k + c] * ws.chol[m * k + c];
+            }
+            let l = s / ws.chol[r * k + r];
+            ws.chol[m * k + r] = l;
+            d -= l * l;
+        }
+        if !(d > 0.0) {
+            return false;
+        }
+        ws.chol[m * k + m] = d.sqrt();
+        ws.active.push(t);
+        ws.is_active[t] = true;
+        true
+    }
+
+    /// Removes the coordinates whose weight reached zero and refactors (O(m³), rare).
+    fn drop_zeros(&self, w: &mut [f64], ws: &mut SimplexWorkspace) {
+        let kept: Vec<usize> = ws.active.iter().copied().filter(|&a| w[a] > 0.0).collect();
+        for &a in &ws.active {
+            if w[a] <= 0.0 {
+                w[a] = 0.0;
+                ws.is_active[a] = false;
+            }
+        }
+        ws.active.clear();
+        for a in kept {
+            ws.is_active[a] = false;
+            if !self.push_active(ws, a) {
+                w[a] = 0.0;
             }
         }
     }
@@ -111,7 +159,6 @@ impl SimplexSolver {
     fn descend(&self, b: &[f64], w: &mut [f64], ws: &mut SimplexWorkspace, entered: usize) -> bool {
         for _ in 0..self.k + 1 {
             if !self.equality_solution(b, ws) {
-                ws.active.retain(|&a| a != entered);
                 return false;
             }
             if ws.v.iter().all(|&v| v > 0.0) {
@@ -133,24 +180,21 @@ impl SimplexSolver {
                 }
             }
             if alpha <= 0.0 && ws.active[blocking] == entered {
-                ws.active.retain(|&a| a != entered);
+                // The entering coordinate cannot move: numerically optimal already.
+                ws.is_active[entered] = false;
+                ws.active.pop();
                 return false;
             }
             for (&a, &v) in ws.active.iter().zip(&ws.v) {
                 w[a] += alpha * (v - w[a]);
             }
-            let gone = ws.active[blocking];
-            w[gone] = 0.0;
-            ws.active.retain(|&a| a != gone && w[a] > 0.0);
-            for a in 0..w.len() {
-                if !ws.active.contains(&a) {
-                    w[a] = 0.0;
-                }
-            }
+            w[ws.active[blocking]] = 0.0;
+            self.drop_zeros(w, ws);
             if ws.active.is_empty() {
-                // Cannot happen with exact arithmetic; recover the best vertex.
-                ws.active.push(entered);
+                // Cannot happen with exact arithmetic; recover a vertex.
+                w.fill(0.0);
                 w[entered] = 1.0;
+                self.push_active(ws, entered);
                 return false;
             }
         }
@@ -161,22 +205,12 @@ impl SimplexSolver {
     /// `v = G⁻¹(b - μ1)` with `μ` chosen so that `Σv = 1`.
     fn equality_solution(&self, b: &[f64], ws: &mut SimplexWorkspace) -> bool {
         let m = ws.active.len();
-        let k = self.k;
-        ws.chol.resize(m * m, 0.0);
-        for (r, &i) in ws.active.iter().enumerate() {
-            for (c, &j) in ws.active.iter().enumerate().take(r + 1) {
-                ws.chol[r * m + c] = self.gram[i * k + j];
-            }
-        }
-        if !cholesky_in_place(&mut ws.chol, m) {
-            return false;
-        }
         ws.y1.clear();
         ws.y1.extend(ws.active.iter().map(|&a| b[a]));
         ws.y2.clear();
         ws.y2.resize(m, 1.0);
-        cholesky_solve(&ws.chol, m, &mut ws.y1);
-        cholesky_solve(&ws.chol, m, &mut ws.y2);
+        cholesky_solve(&ws.chol, self.k, m, &mut ws.y1);
+        cholesky_solve(&ws.chol, self.k, m, &mut ws.y2);
         let s2: f64 = ws.y2.iter().sum();
         if !(s2 > 0.0) {
             return false;
@@ -188,44 +222,19 @@ impl SimplexSolver {
     }
 }
 
-/// Lower Cholesky factor of the `m × m` matrix whose lower triangle is in `a`.
-fn cholesky_in_place(a: &mut [f64], m: usize) -> bool {
-    for j in 0..m {
-        let mut d = a[j * m + j];
-        for t in 0..j {
-            d -= a[j * m + t] * a[j * m + t];
-        }
-        if !(d > 0.0) {
-            return false;
-        }
-        let d = d.sqrt();
-        a[j * m + j] = d;
-        for i in j + 1..m {
-            let mut s = a[i * m + j];
-            for t in 0..j {
-                s -= a[i * m + t] * a[j * m + t];
-            }
-            a[i * m + j] = s / d;
-        }
-    }
-    true
-}
-
-/// Solves `L Lᵀ y = rhs` in place.
-fn cholesky_solve(l: &[f64], m: usize, y: &mut [f64]) {
+/// Solves `L Lᵀ y = rhs` in place for the `m × m` factor stored with row stride `stride`.
+fn cholesky_solve(l: &[f64], stride: usize, m: usize, y: &mut [f64]) {
     for i in 0..m {
-        let mut s = y[i];
-        for t in 0..i {
-            s -= l[i * m + t] * y[t];
-        }
-        y[i] = s / l[i * m + i];
+        let row = &l[i * stride..i * stride + i];
+        let s: f64 = y[i] - row.iter().zip(&y[..i]).map(|(a, b)| a * b).sum::<f64>();
+        y[i] = s / l[i * stride + i];
     }
     for i in (0..m).rev() {
         let mut s = y[i];
         for t in i + 1..m {
-            s -= l[t * m + i] * y[t];
+            s -= l[t * stride + i] * y[t];
         }
-        y[i] = s / l[i * m + i];
+        y[i] = s / l[i * stride + i];
     }
 }
 
