@@ -40,18 +40,16 @@ fn float64_and_float16_round_trip() {
         .iter()
         .flat_map(|&v| f64::from(v).to_ne_bytes())
         .collect();
-    let arr = compress_b2nd(
+    let (arr, out) = round_trip(
         &f64_bytes,
         &[40, 64, 64],
         &[4, 64, 64],
         &[1, 64, 64],
         "<f8",
         8,
-        &[("vq", faces_codebook())],
+        faces_codebook(),
         &Settings::default(),
-    )
-    .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-    let (out, _) = arr.decompress().unwrap();
+    );
     let rec: Vec<f32> = out
         .chunks_exact(8)
         .map(|c| f64::from_ne_bytes(c.try_into().unwrap()) as f32)
@@ -64,18 +62,16 @@ fn float64_and_float16_round_trip() {
         .iter()
         .flat_map(|&v| f16::from_f32(v).to_ne_bytes())
         .collect();
-    let arr = compress_b2nd(
+    let (_, out) = round_trip(
         &f16_bytes,
         &[40, 64, 64],
         &[4, 64, 64],
         &[1, 64, 64],
         "<f2",
         2,
-        &[("vq", faces_codebook())],
+        faces_codebook(),
         &Settings::default(),
-    )
-    .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-    let (out, _) = arr.decompress().unwrap();
+    );
     let rec: Vec<f32> = out
         .chunks_exact(2)
         .map(|c| f16::from_ne_bytes([c[0], c[1]]).to_f32())
@@ -107,18 +103,16 @@ fn uint8_round_trip_is_rounded_and_clamped() {
     .fit(&as_f64.view())
     .unwrap()
     .to_msgpack();
-    let arr = compress_b2nd(
+    let (arr, out) = round_trip(
         &raw,
         &[40, 64, 64],
         &[4, 64, 64],
         &[1, 64, 64],
         "|u1",
         1,
-        &[("vq", &cb)],
+        &cb,
         &Settings::default(),
-    )
-    .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-    let (out, _) = arr.decompress().unwrap();
+    );
     let a: Vec<f32> = raw.iter().map(|&v| f32::from(v)).collect();
     let b: Vec<f32> = out.iter().map(|&v| f32::from(v)).collect();
     let p = psnr(&a, &b, 255.0);
@@ -162,18 +156,16 @@ fn sides_not_divisible_by_the_tile() {
         .iter()
         .copied()
         .collect();
-    let arr = compress_b2nd(
+    let (_, out) = round_trip(
         &f32_bytes(&crop),
         &[20, 30, 45],
         &[1, 30, 45],
         &[1, 30, 45],
         "<f4",
         4,
-        &[("vq", faces_codebook())],
+        faces_codebook(),
         &Settings::default(),
-    )
-    .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-    let (out, _) = arr.decompress().unwrap();
+    );
     let rec = bytes_f32(&out);
     let p = psnr(&crop, &rec, 1.0);
     assert!(p > 25.0, "PSNR {p}");
@@ -219,18 +211,16 @@ fn volumes_with_4x4x4_tiles() {
         assert_eq!(cb.tile_shape, vec![4, 4, 4]);
         let bytes = cb.to_msgpack();
         let data: Vec<f32> = vols.iter().copied().collect();
-        let arr = compress_b2nd(
+        let (arr, out) = round_trip(
             &f32_bytes(&data),
             &[8, 32, 32, 32],
             &[1, 32, 32, 32],
             &[1, 16, 16, 16],
             "<f4",
             4,
-            &[("vq", &bytes)],
+            &bytes,
             &Settings::default(),
-        )
-        .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-        let (out, _) = arr.decompress().unwrap();
+        );
         let rec = bytes_f32(&out);
         let range = data.iter().copied().fold(f32::MIN, f32::max)
             - data.iter().copied().fold(f32::MAX, f32::min);
@@ -248,18 +238,16 @@ fn codec_meta_overrides_the_weight_bits() {
             codec_meta: meta,
             ..Settings::default()
         };
-        let arr = compress_b2nd(
+        let (arr, out) = round_trip(
             &f32_bytes(&orig),
             &[20, 64, 64],
             &[1, 64, 64],
             &[1, 64, 64],
             "<f4",
             4,
-            &[("vq", faces_codebook())],
+            faces_codebook(),
             &s,
-        )
-        .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-        let (out, _) = arr.decompress().unwrap();
+        );
         (arr.cratio(), psnr(&orig, &bytes_f32(&out), 1.0))
     };
     let (r8, p8) = run(0);
@@ -289,18 +277,16 @@ fn blocks_with_nan_are_stored_losslessly() {
     let mut orig = faces(4);
     orig[4096 + 17] = f32::NAN;
     orig[2 * 4096 + 5] = f32::INFINITY;
-    let arr = compress_b2nd(
+    let (arr, out) = round_trip(
         &f32_bytes(&orig),
         &[4, 64, 64],
         &[4, 64, 64],
         &[1, 64, 64],
         "<f4",
         4,
-        &[("vq", faces_codebook())],
+        faces_codebook(),
         &Settings::default(),
-    )
-    .unwrap_or_else(|rc| panic!("{rc}: {}", last_error()));
-    let (out, _) = arr.decompress().unwrap();
+    );
     let rec = bytes_f32(&out);
     // Blocks 1 and 2 came back bit for bit; blocks 0 and 3 went through the codec.
     assert_eq!(

@@ -41,6 +41,20 @@ pub fn olivetti() -> &'static ndarray::Array3<f32> {
     })
 }
 
+/// Our callbacks' signature, with `void *` params.
+type UntypedCallback =
+    unsafe extern "C" fn(*const u8, i32, *mut u8, i32, u8, *mut c_void, *const c_void) -> c_int;
+/// c-blosc2's callback signature with typed params `P` (cparams or dparams).
+type TypedCallback<P> =
+    unsafe extern "C" fn(*const u8, i32, *mut u8, i32, u8, *mut P, *const c_void) -> c_int;
+
+/// # Safety
+/// Only the pointee type of one pointer argument changes; the ABI is the same.
+unsafe fn typed_callback<P>(f: UntypedCallback) -> TypedCallback<P> {
+    // SAFETY: function pointers of these two types have the same size and calling convention.
+    unsafe { std::mem::transmute::<UntypedCallback, TypedCallback<P>>(f) }
+}
+
 /// Initializes c-blosc2 and registers the codec (statically, by function pointer) once.
 pub fn register_vq() {
     static ONCE: Once = Once::new();
@@ -55,51 +69,9 @@ pub fn register_vq() {
             version: 1,
             // SAFETY: our callbacks have the C signatures of blosc2_codec_encoder_cb /
             // decoder_cb, with `void *` for the params pointers (same ABI).
-            encoder: Some(unsafe {
-                std::mem::transmute::<
-                    unsafe extern "C" fn(
-                        *const u8,
-                        i32,
-                        *mut u8,
-                        i32,
-                        u8,
-                        *mut c_void,
-                        *const c_void,
-                    ) -> c_int,
-                    unsafe extern "C" fn(
-                        *const u8,
-                        i32,
-                        *mut u8,
-                        i32,
-                        u8,
-                        *mut sys::blosc2_cparams,
-                        *const c_void,
-                    ) -> c_int,
-                >(blosc2_vq::ffi::blosc2_vq_encoder)
-            }),
+            encoder: Some(unsafe { typed_callback(blosc2_vq::ffi::blosc2_vq_encoder) }),
             // SAFETY: as above.
-            decoder: Some(unsafe {
-                std::mem::transmute::<
-                    unsafe extern "C" fn(
-                        *const u8,
-                        i32,
-                        *mut u8,
-                        i32,
-                        u8,
-                        *mut c_void,
-                        *const c_void,
-                    ) -> c_int,
-                    unsafe extern "C" fn(
-                        *const u8,
-                        i32,
-                        *mut u8,
-                        i32,
-                        u8,
-                        *mut sys::blosc2_dparams,
-                        *const c_void,
-                    ) -> c_int,
-                >(blosc2_vq::ffi::blosc2_vq_decoder)
-            }),
+            decoder: Some(unsafe { typed_callback(blosc2_vq::ffi::blosc2_vq_decoder) }),
         };
         // SAFETY: codec is fully initialized; c-blosc2 copies it and keeps the name pointer,
         // which is leaked above.
@@ -318,6 +290,35 @@ impl Drop for Array {
         // SAFETY: ptr came from b2nd_from_cbuffer and is freed once.
         unsafe { b2nd_free(self.ptr) };
     }
+}
+
+/// Compresses as [`compress_b2nd`] (panicking with the codec's message on failure) and
+/// decompresses; returns the array and the decompressed bytes.
+pub fn round_trip(
+    data: &[u8],
+    shape: &[i64],
+    chunks: &[i32],
+    blocks: &[i32],
+    dtype: &str,
+    typesize: i32,
+    codebook: &[u8],
+    settings: &Settings,
+) -> (Array, Vec<u8>) {
+    let arr = compress_b2nd(
+        data,
+        shape,
+        chunks,
+        blocks,
+        dtype,
+        typesize,
+        &[("vq", codebook)],
+        settings,
+    )
+    .unwrap_or_else(|rc| panic!("compression failed ({rc}): {}", last_error()));
+    let (out, _) = arr
+        .decompress()
+        .unwrap_or_else(|rc| panic!("decompression failed ({rc}): {}", last_error()));
+    (arr, out)
 }
 
 /// A copy of the compressed chunk `n` of `schunk`.
