@@ -101,6 +101,36 @@ typedef struct {
   int32_t weight_bits;
 } blosc2_vq_train_params;
 
+// What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
+typedef struct {
+  // Codebook format version.
+  int32_t format_version;
+  // `BLOSC2_VQ_MODEL_FUZZY_CMEANS` or `BLOSC2_VQ_MODEL_ARCHETYPAL`.
+  int32_t model;
+  // Fuzzy C-Means metric (`BLOSC2_VQ_METRIC_*`); 0 for other models.
+  int32_t metric;
+  // Fuzzy C-Means fuzzifier; 0 for other models.
+  double fuzzifier;
+  // Number of prototypes `k`.
+  int32_t n_prototypes;
+  // Values per tile `p` (the product of the tile shape).
+  int32_t n_features;
+  // Number of tile dimensions.
+  int32_t tile_ndim;
+  // Tile sides (the first `tile_ndim` are set).
+  int32_t tile_shape[3];
+  // Bits per quantized weight.
+  int32_t weight_bits;
+  // The codebook's fingerprint (xxh3-64 of its content).
+  uint64_t fingerprint;
+  // Training tiles used.
+  int64_t n_samples;
+  // Training iterations run.
+  int32_t iterations;
+  // Final training loss (mean squared error in standardized space).
+  double loss;
+} blosc2_vq_codebook_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -146,6 +176,39 @@ void blosc2_vq_free(void *ptr);
 // The message of the last error on the calling thread ("" when the last call succeeded).
 // The string belongs to the library and stays valid until the next call on this thread.
 const char *blosc2_vq_last_error_message(void);
+
+// Copies the most recent encoder or decoder error, from whichever thread it happened on,
+// into `buffer` (at most `buffer_len - 1` bytes and a terminating NUL). Returns the full
+// message length in bytes (0 when the codec has not failed in this process), or a negative
+// code for a NULL `buffer` with a positive `buffer_len`. Useful after c-blosc2 reports a
+// failure from its worker threads.
+//
+// # Safety
+// `buffer` must point to `buffer_len` writable bytes (it may be NULL when `buffer_len` is 0).
+int64_t blosc2_vq_last_codec_error(char *buffer, int64_t buffer_len);
+
+// Validates codebook bytes and describes them in `out`. Returns 0, or a negative code when
+// the bytes are not a valid codebook (`blosc2_vq_last_error_message` says why).
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes and `out` to a writable struct.
+int blosc2_vq_codebook_inspect(const uint8_t *codebook,
+                               int64_t codebook_len,
+                               blosc2_vq_codebook_info *out);
+
+// Copies a codebook's arrays into caller buffers: the scaler's `mean` and `scale`
+// (`n_features` doubles each) and the `prototypes` (`n_prototypes × n_features` doubles,
+// row-major, standardized space); sizes as [`blosc2_vq_codebook_inspect`] reports. Any of
+// the three may be NULL to skip it. Returns 0 or a negative code.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; each non-NULL buffer must have room for
+// its array.
+int blosc2_vq_codebook_arrays(const uint8_t *codebook,
+                              int64_t codebook_len,
+                              double *mean,
+                              double *scale,
+                              double *prototypes);
 
 #ifdef __cplusplus
 }  // extern "C"

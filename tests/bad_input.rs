@@ -285,3 +285,50 @@ fn a_chunk_decoded_with_another_codebook_is_an_error() {
         last_error()
     );
 }
+
+#[test]
+fn codebook_inspection_through_the_c_api() {
+    use blosc2_vq::ffi::{
+        blosc2_vq_codebook_arrays, blosc2_vq_codebook_info, blosc2_vq_codebook_inspect,
+    };
+    let cb = cb_a();
+    let mut info = blosc2_vq_codebook_info::default();
+    // SAFETY: cb is a live slice; info is writable.
+    assert_eq!(
+        unsafe { blosc2_vq_codebook_inspect(cb.as_ptr(), cb.len() as i64, &mut info) },
+        0
+    );
+    assert_eq!(
+        (
+            info.model,
+            info.n_prototypes,
+            info.n_features,
+            info.tile_ndim
+        ),
+        (1, 8, 16, 2)
+    );
+    assert_eq!(&info.tile_shape[..2], &[4, 4]);
+    let (mut mean, mut scale, mut protos) = (vec![0.0; 16], vec![0.0; 16], vec![0.0; 8 * 16]);
+    // SAFETY: buffers sized as inspect reported.
+    let rc = unsafe {
+        blosc2_vq_codebook_arrays(
+            cb.as_ptr(),
+            cb.len() as i64,
+            mean.as_mut_ptr(),
+            scale.as_mut_ptr(),
+            protos.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, 0);
+    let parsed = blosc2_vq::Codebook::from_msgpack(cb).unwrap();
+    assert_eq!(mean, parsed.scaler.mean);
+    assert_eq!(protos, parsed.prototypes);
+    // Garbage is an error with a message, not a crash.
+    // SAFETY: a live 3-byte slice.
+    assert!(unsafe { blosc2_vq_codebook_inspect(b"abc".as_ptr(), 3, &mut info) } < 0);
+    assert!(
+        last_error().contains("invalid codebook"),
+        "{}",
+        last_error()
+    );
+}

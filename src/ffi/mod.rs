@@ -16,6 +16,7 @@ use abi::{Blosc2CParams, Blosc2DParams};
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, PoisonError};
 
 /// `blosc2_vq_train_params.model`: Fuzzy C-Means.
 pub const BLOSC2_VQ_MODEL_FUZZY_CMEANS: i32 = 1;
@@ -88,6 +89,10 @@ thread_local! {
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
 }
 
+/// The last error of the encoder or decoder on any thread: c-blosc2 runs the codec in its
+/// own worker threads, where the caller's thread-local message cannot reach.
+static LAST_CODEC_ERROR: Mutex<String> = Mutex::new(String::new());
+
 fn set_last_error(message: &str) {
     let c = CString::new(message.replace('\0', " ")).unwrap_or_default();
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
@@ -114,6 +119,11 @@ fn guard(what: &str, f: impl FnOnce() -> Result<c_int>) -> c_int {
                 eprintln!("[error] - blosc2-vq {message}");
             }
             set_last_error(&message);
+            if what == "encoder" || what == "decoder" {
+                *LAST_CODEC_ERROR
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = message;
+            }
             err.blosc2_code()
         }
     }
@@ -431,4 +441,166 @@ pub extern "C" fn blosc2_vq_last_error_message() -> *const c_char {
     LAST_ERROR
         .try_with(|e| e.try_borrow().map(|s| s.as_ptr()).unwrap_or(c"".as_ptr()))
         .unwrap_or(c"".as_ptr())
+}
+
+/// Copies the most recent encoder or decoder error, from whichever thread it happened on,
+/// into `buffer` (at most `buffer_len - 1` bytes and a terminating NUL). Returns the full
+/// message length in bytes (0 when the codec has not failed in this process), or a negative
+/// code for a NULL `buffer` with a positive `buffer_len`. Useful after c-blosc2 reports a
+/// failure from its worker threads.
+///
+/// # Safety
+/// `buffer` must point to `buffer_len` writable bytes (it may be NULL when `buffer_len` is 0).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_last_codec_error(buffer: *mut c_char, buffer_len: i64) -> i64 {
+    let message = LAST_CODEC_ERROR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let code = guard("blosc2_vq_last_codec_error", || {
+        if buffer_len <= 0 {
+            return Ok(0);
+        }
+        if buffer.is_null() {
+            return Err(Error::NullPointer("buffer"));
+        }
+        let n = message.len().min(buffer_len as usize - 1);
+        // SAFETY: buffer has buffer_len > n bytes; the regions do not overlap.
+        unsafe {
+            std::ptr::copy_nonoverlapping(message.as_ptr(), buffer.cast::<u8>(), n);
+            buffer.add(n).write(0);
+        }
+        Ok(0)
+    });
+    if code < 0 {
+        i64::from(code)
+    } else {
+        message.len() as i64
+    }
+}
+
+/// What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct blosc2_vq_codebook_info {
+    /// Codebook format version.
+    pub format_version: i32,
+    /// `BLOSC2_VQ_MODEL_FUZZY_CMEANS` or `BLOSC2_VQ_MODEL_ARCHETYPAL`.
+    pub model: i32,
+    /// Fuzzy C-Means metric (`BLOSC2_VQ_METRIC_*`); 0 for other models.
+    pub metric: i32,
+    /// Fuzzy C-Means fuzzifier; 0 for other models.
+    pub fuzzifier: f64,
+    /// Number of prototypes `k`.
+    pub n_prototypes: i32,
+    /// Values per tile `p` (the product of the tile shape).
+    pub n_features: i32,
+    /// Number of tile dimensions.
+    pub tile_ndim: i32,
+    /// Tile sides (the first `tile_ndim` are set).
+    pub tile_shape: [i32; 3],
+    /// Bits per quantized weight.
+    pub weight_bits: i32,
+    /// The codebook's fingerprint (xxh3-64 of its content).
+    pub fingerprint: u64,
+    /// Training tiles used.
+    pub n_samples: i64,
+    /// Training iterations run.
+    pub iterations: i32,
+    /// Final training loss (mean squared error in standardized space).
+    pub loss: f64,
+}
+
+fn codebook_from_c(codebook: *const u8, len: i64) -> Result<crate::Codebook> {
+    if codebook.is_null() {
+        return Err(Error::NullPointer("codebook"));
+    }
+    let len = len_from_c(len, "codebook_len")?;
+    // SAFETY: the caller passes len readable bytes at codebook.
+    let bytes = unsafe { std::slice::from_raw_parts(codebook, len) };
+    crate::Codebook::from_msgpack(bytes)
+}
+
+/// Validates codebook bytes and describes them in `out`. Returns 0, or a negative code when
+/// the bytes are not a valid codebook (`blosc2_vq_last_error_message` says why).
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes and `out` to a writable struct.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
+    codebook: *const u8,
+    codebook_len: i64,
+    out: *mut blosc2_vq_codebook_info,
+) -> c_int {
+    guard("blosc2_vq_codebook_inspect", || {
+        if out.is_null() {
+            return Err(Error::NullPointer("out"));
+        }
+        let cb = codebook_from_c(codebook, codebook_len)?;
+        let (model, metric, fuzzifier) = match cb.model {
+            crate::codebook::ModelKind::FuzzyCMeans { fuzzifier, metric } => (
+                BLOSC2_VQ_MODEL_FUZZY_CMEANS,
+                match metric {
+                    Metric::Euclidean => BLOSC2_VQ_METRIC_EUCLIDEAN,
+                    Metric::Cosine => BLOSC2_VQ_METRIC_COSINE,
+                },
+                fuzzifier,
+            ),
+            crate::codebook::ModelKind::Archetypal => (BLOSC2_VQ_MODEL_ARCHETYPAL, 0, 0.0),
+        };
+        let mut tile_shape = [0i32; 3];
+        for (t, &s) in tile_shape.iter_mut().zip(&cb.tile_shape) {
+            *t = s as i32;
+        }
+        let described = blosc2_vq_codebook_info {
+            format_version: cb.format_version as i32,
+            model,
+            metric,
+            fuzzifier,
+            n_prototypes: cb.n_prototypes as i32,
+            n_features: cb.n_features() as i32,
+            tile_ndim: cb.tile_shape.len() as i32,
+            tile_shape,
+            weight_bits: i32::from(cb.weight_bits),
+            fingerprint: cb.fingerprint,
+            n_samples: cb.training.n_samples as i64,
+            iterations: cb.training.iterations as i32,
+            loss: cb.training.loss,
+        };
+        // SAFETY: checked non-NULL; the caller passes a writable struct.
+        unsafe { out.write(described) };
+        Ok(0)
+    })
+}
+
+/// Copies a codebook's arrays into caller buffers: the scaler's `mean` and `scale`
+/// (`n_features` doubles each) and the `prototypes` (`n_prototypes × n_features` doubles,
+/// row-major, standardized space); sizes as [`blosc2_vq_codebook_inspect`] reports. Any of
+/// the three may be NULL to skip it. Returns 0 or a negative code.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; each non-NULL buffer must have room for
+/// its array.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_arrays(
+    codebook: *const u8,
+    codebook_len: i64,
+    mean: *mut f64,
+    scale: *mut f64,
+    prototypes: *mut f64,
+) -> c_int {
+    guard("blosc2_vq_codebook_arrays", || {
+        let cb = codebook_from_c(codebook, codebook_len)?;
+        for (dst, src) in [
+            (mean, &cb.scaler.mean),
+            (scale, &cb.scaler.scale),
+            (prototypes, &cb.prototypes),
+        ] {
+            if !dst.is_null() {
+                // SAFETY: the caller provides room for src.len() doubles at dst.
+                unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+            }
+        }
+        Ok(0)
+    })
 }
