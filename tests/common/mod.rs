@@ -90,6 +90,8 @@ pub struct Settings {
     pub codec_meta: u8,
     pub codec: u8,
     pub clevel: u8,
+    /// Write a persistent frame there instead of keeping the array in memory.
+    pub urlpath: Option<String>,
 }
 
 impl Default for Settings {
@@ -102,6 +104,7 @@ impl Default for Settings {
             codec_meta: 0,
             codec: VQ_ID,
             clevel: 5,
+            urlpath: None,
         }
     }
 }
@@ -159,6 +162,26 @@ extern "C" {
     ) -> c_int;
     fn b2nd_to_cbuffer(array: *const B2ndArrayHead, buffer: *mut c_void, buffersize: i64) -> c_int;
     fn b2nd_free(array: *mut B2ndArrayHead) -> c_int;
+    fn b2nd_open(urlpath: *const c_char, array: *mut *mut B2ndArrayHead) -> c_int;
+}
+
+/// Opens a persistent b2nd array (a `.b2nd` frame on disk).
+pub fn open_b2nd(path: &str) -> Result<Array, i32> {
+    register_vq();
+    let c = CString::new(path).unwrap();
+    let mut arr: *mut B2ndArrayHead = std::ptr::null_mut();
+    // SAFETY: c is a valid path string; arr receives a new array on success.
+    let rc = unsafe { b2nd_open(c.as_ptr(), &mut arr) };
+    if rc < 0 {
+        return Err(rc);
+    }
+    // SAFETY: a successfully opened array has a live schunk.
+    let nbytes = unsafe { (*(*arr).sc).nbytes } as usize;
+    Ok(Array {
+        ptr: arr,
+        nbytes,
+        encode_seconds: 0.0,
+    })
 }
 
 /// A compressed b2nd array in memory.
@@ -186,9 +209,15 @@ pub fn compress_b2nd(
     register_vq();
     let mut cp = cparams(typesize, settings);
     let mut dp = dparams(settings.nthreads);
+    let urlpath = settings
+        .urlpath
+        .as_ref()
+        .map(|p| CString::new(p.as_str()).unwrap());
     let storage = sys::blosc2_storage {
         contiguous: true,
-        urlpath: std::ptr::null_mut(),
+        urlpath: urlpath
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |p| p.as_ptr() as *mut c_char),
         cparams: &mut cp,
         dparams: &mut dp,
         io: std::ptr::null_mut(),

@@ -1,0 +1,48 @@
+"""Frames on disk: read back in a fresh process, and exchanged with the Rust side."""
+import subprocess
+import sys
+
+import blosc2
+import numpy as np
+
+import blosc2_vq
+
+
+def psnr(a, b):
+    return 10 * np.log10(1 / np.mean((a - b) ** 2))
+
+
+def test_a_fresh_process_reads_a_persistent_array(tmp_path, faces, codebooks):
+    path = tmp_path / "faces.b2nd"
+    arr = blosc2_vq.compress(faces, codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64), urlpath=str(path),
+                             mode="w")
+    expected = arr[:]
+    out = tmp_path / "read.npy"
+    script = ("import sys, numpy as np, blosc2, blosc2_vq\n"
+              "blosc2_vq.register()\n"
+              "a = blosc2.open(sys.argv[1])\n"
+              "np.save(sys.argv[2], a[:])\n")
+    subprocess.run([sys.executable, "-c", script, str(path), str(out)], check=True, cwd=tmp_path)
+    np.testing.assert_array_equal(np.load(out), expected)
+
+
+def test_frames_written_by_rust_open_in_python(tmp_path, faces, rust_example):
+    path = tmp_path / "from_rust.b2nd"
+    subprocess.run([str(rust_example), "write", str(path), "aa"], check=True, cwd=tmp_path)
+    arr = blosc2.open(str(path))
+    rec = arr[:]
+    assert rec.shape == (400, 64, 64)
+    assert psnr(faces, rec) > 23.4
+    assert "vq" in arr.schunk.meta
+    assert blosc2_vq.Codebook.from_bytes(arr.schunk.meta["vq"]).kind == "archetypal"
+
+
+def test_frames_written_by_python_open_in_rust(tmp_path, faces, codebooks, rust_example):
+    path = tmp_path / "from_python.b2nd"
+    arr = blosc2_vq.compress(faces, codebooks["cmeans"], chunks=(1, 64, 64), blocks=(1, 64, 64), urlpath=str(path),
+                             mode="w")
+    expected = psnr(faces, arr[:])
+    out = subprocess.run([str(rust_example), "read", str(path)], check=True, cwd=tmp_path,
+                         capture_output=True, text=True).stdout
+    words = out.split()
+    assert abs(float(words[words.index("psnr") + 1]) - expected) < 1e-3, out
