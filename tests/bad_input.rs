@@ -147,7 +147,7 @@ fn unsupported_dtypes() {
         "unsupported data type",
     );
     // No b2nd layer and a typesize the codec cannot interpret.
-    let sc = PlainSchunk::new(3, 3 * 64 * 64, &[("vq", cb_a())], &Settings::default());
+    let sc = plain_schunk(3, 3 * 64 * 64, &[("vq", cb_a())], &Settings::default());
     // Not all zeros: c-blosc2 stores runs of one value itself, without calling the codec.
     let data: Vec<u8> = (0..3 * 64 * 64).map(|i| (i * 7 % 251) as u8).collect();
     assert!(sc.append(&data) < 0);

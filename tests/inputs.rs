@@ -128,7 +128,7 @@ fn short_last_block_of_a_plain_schunk() {
     let orig = faces(3);
     let n = 2 * 4096 + 2000;
     let data = f32_bytes(&orig[..n]);
-    let sc = PlainSchunk::new(
+    let sc = plain_schunk(
         4,
         4096 * 4,
         &[("vq", faces_codebook())],
@@ -277,7 +277,7 @@ fn blocks_with_nan_are_stored_losslessly() {
     let mut orig = faces(4);
     orig[4096 + 17] = f32::NAN;
     orig[2 * 4096 + 5] = f32::INFINITY;
-    let (arr, out) = round_trip(
+    let (_, out) = round_trip(
         &f32_bytes(&orig),
         &[4, 64, 64],
         &[4, 64, 64],
