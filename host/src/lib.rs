@@ -3,6 +3,8 @@
 //! functions its bindings lack. The plugin library itself never links this.
 #![allow(clippy::too_many_arguments)]
 
+pub mod zfp;
+
 pub use blosc2_sys as sys;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::Once;

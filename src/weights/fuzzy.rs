@@ -20,7 +20,9 @@ pub enum Metric {
 /// Precomputed prototypes for computing memberships quickly.
 #[derive(Debug, Clone)]
 pub struct Memberships<F> {
-    centers: Vec<F>,
+    /// The centers transposed (`n_features × n_centers`): one tile value against every
+    /// center is a contiguous run, which vectorizes.
+    centers_t: Vec<F>,
     /// Squared norms of the centers (euclidean) or their norms (cosine).
     norms: Vec<F>,
     n_features: usize,
@@ -33,6 +35,7 @@ impl<F: Float> Memberships<F> {
     /// Prepares `centers` (`n_centers × n_features`, row-major) with fuzzifier `m > 1`.
     pub fn new(centers: Vec<F>, n_features: usize, fuzzifier: f64, metric: Metric) -> Self {
         assert!(n_features > 0 && centers.len() % n_features == 0);
+        let k = centers.len() / n_features;
         let norms = centers
             .chunks_exact(n_features)
             .map(|c| {
@@ -43,8 +46,14 @@ impl<F: Float> Memberships<F> {
                 }
             })
             .collect();
+        let mut centers_t = vec![F::zero(); centers.len()];
+        for (j, c) in centers.chunks_exact(n_features).enumerate() {
+            for (f, &v) in c.iter().enumerate() {
+                centers_t[f * k + j] = v;
+            }
+        }
         Memberships {
-            centers,
+            centers_t,
             norms,
             n_features,
             metric,
@@ -59,30 +68,31 @@ impl<F: Float> Memberships<F> {
 
     /// Writes the memberships of `x` into `out` (`n_centers` values summing to 1).
     pub fn compute(&self, x: &[F], out: &mut [F]) {
+        let k = self.n_centers();
         debug_assert_eq!(x.len(), self.n_features);
-        debug_assert_eq!(out.len(), self.n_centers());
-        let xx = dot(x, x);
-        // Distances first, in `out`; the memberships overwrite them.
+        debug_assert_eq!(out.len(), k);
+        // Dot products with every center at once, one tile value at a time.
+        out.fill(F::zero());
+        let mut xx = F::zero();
+        for (&xf, row) in x.iter().zip(self.centers_t.chunks_exact(k)) {
+            xx = xx + xf * xf;
+            for (o, &c) in out.iter_mut().zip(row) {
+                *o = *o + xf * c;
+            }
+        }
+        // Distances, in `out`; the memberships overwrite them.
         match self.metric {
             Metric::Euclidean => {
                 // d² = |x|² - 2 x·c + |c|², raised to exponent/2 below.
-                for ((o, c), &cc) in out
-                    .iter_mut()
-                    .zip(self.centers.chunks_exact(self.n_features))
-                    .zip(&self.norms)
-                {
-                    *o = (xx - (dot(x, c) + dot(x, c)) + cc).max(F::zero());
+                for (o, &cc) in out.iter_mut().zip(&self.norms) {
+                    *o = (xx - (*o + *o) + cc).max(F::zero());
                 }
             }
             Metric::Cosine => {
                 let xn = xx.sqrt();
-                for ((o, c), &cn) in out
-                    .iter_mut()
-                    .zip(self.centers.chunks_exact(self.n_features))
-                    .zip(&self.norms)
-                {
+                for (o, &cn) in out.iter_mut().zip(&self.norms) {
                     *o = if xn > F::zero() && cn > F::zero() {
-                        (F::one() - dot(x, c) / (xn * cn)).max(F::zero())
+                        (F::one() - *o / (xn * cn)).max(F::zero())
                     } else {
                         F::one()
                     };
@@ -101,23 +111,26 @@ impl<F: Float> Memberships<F> {
             return;
         }
         // (d_min / d_j)^e keeps every term in (0, 1], so nothing overflows.
+        let two = F::from(2.0).unwrap();
         let power = match self.metric {
-            Metric::Euclidean => self.exponent / F::from(2.0).unwrap(), // on squared distances
+            Metric::Euclidean => self.exponent / two, // on squared distances
             Metric::Cosine => self.exponent,
         };
-        let two = F::from(2.0).unwrap();
-        let mut sum = F::zero();
-        for o in out.iter_mut() {
-            let r = d_min / *o;
-            *o = if power == two {
-                r * r
-            } else if power == F::one() {
-                r
-            } else {
-                r.powf(power)
-            };
-            sum = sum + *o;
+        if power == two {
+            for o in out.iter_mut() {
+                let r = d_min / *o;
+                *o = r * r;
+            }
+        } else if power == F::one() {
+            for o in out.iter_mut() {
+                *o = d_min / *o;
+            }
+        } else {
+            for o in out.iter_mut() {
+                *o = (d_min / *o).powf(power);
+            }
         }
+        let sum = out.iter().fold(F::zero(), |a, &b| a + b);
         let inv = F::one() / sum;
         for o in out.iter_mut() {
             *o = *o * inv;

@@ -91,10 +91,16 @@ impl SimplexSolver {
             return;
         }
         for _ in 0..4 * k + 8 {
-            // grad = G w - b (w is zero off the active set).
-            for (i, gi) in ws.grad.iter_mut().enumerate() {
-                let row = &g[i * k..(i + 1) * k];
-                *gi = ws.active.iter().map(|&a| row[a] * w[a]).sum::<f64>() - b[i];
+            // grad = G w - b, as a sum of G's (symmetric) rows over the active set: contiguous
+            // runs, which vectorize (w is zero off the active set).
+            for (gi, &bi) in ws.grad.iter_mut().zip(b) {
+                *gi = -bi;
+            }
+            for &a in &ws.active {
+                let wa = w[a];
+                for (gi, &gv) in ws.grad.iter_mut().zip(&g[a * k..(a + 1) * k]) {
+                    *gi += wa * gv;
+                }
             }
             let level: f64 = ws.active.iter().map(|&a| w[a] * ws.grad[a]).sum();
             // The inactive coordinate that most wants to enter.

@@ -1,0 +1,165 @@
+//! Throughput of the vq codec through real c-blosc2 on the Olivetti faces (float32, 64×64
+//! blocks), next to c-blosc2's LZ4 and ZSTD and to ZFP in the same run, and training time.
+//!
+//!     cargo bench --bench codec
+//!
+//! Throughput is MB/s of uncompressed data. Targets (read from here, not asserted in tests):
+//! CMeans encode ≥ 500 MB/s and ≥ ZFP fixed-rate's, decode ≥ 1 GB/s and ≥ 2× ZFP's, AA encode
+//! ≥ 50 MB/s, training 36 prototypes on 1000 tiles ≤ 20 ms (CMeans) / ≤ 100 ms (AA).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use blosc2_host::zfp::{self, ZfpMode};
+use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
+use blosc2_vq::weights::Metric;
+use common::*;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::Duration;
+
+const SHAPE: [i64; 3] = [400, 64, 64];
+/// 16 blocks per chunk, so that c-blosc2's threads have blocks to share.
+const CHUNKS: [i32; 3] = [16, 64, 64];
+const BLOCKS: [i32; 3] = [1, 64, 64];
+
+fn cmeans() -> ModelParams {
+    ModelParams::FuzzyCMeans(
+        FuzzyCMeansParams::new(36)
+            .fuzzifier(2.0)
+            .metric(Metric::Cosine)
+            .max_iter(100)
+            .tol(1e-6),
+    )
+}
+
+fn archetypal() -> ModelParams {
+    ModelParams::Archetypal(ArchetypalParams::new(36).n_init(1).max_iter(100).tol(1e-6))
+}
+
+fn train(model: ModelParams, n_samples: usize) -> Vec<u8> {
+    let faces = olivetti().mapv(f64::from).into_dyn();
+    CodebookParams::new(model)
+        .n_samples(n_samples)
+        .fit(&faces.view())
+        .expect("training succeeds")
+        .to_msgpack()
+}
+
+fn codecs(c: &mut Criterion) {
+    let faces = olivetti();
+    let bytes = f32_bytes(faces.as_slice().unwrap());
+    let codebooks = [
+        ("cmeans", train(cmeans(), 1000)),
+        ("aa", train(archetypal(), 1000)),
+    ];
+
+    let mut enc = c.benchmark_group("encode");
+    enc.throughput(Throughput::Bytes(bytes.len() as u64));
+    enc.sample_size(10).measurement_time(Duration::from_secs(4));
+    let mut dec_inputs = Vec::new();
+    for nthreads in [1i16, 2] {
+        for (name, cb) in &codebooks {
+            let s = Settings {
+                nthreads,
+                ..Settings::default()
+            };
+            enc.bench_with_input(
+                BenchmarkId::new(format!("vq-{name}"), nthreads),
+                &s,
+                |b, s| {
+                    b.iter(|| {
+                        compress_b2nd(&bytes, &SHAPE, &CHUNKS, &BLOCKS, "<f4", 4, &[("vq", cb)], s)
+                            .unwrap()
+                    })
+                },
+            );
+            dec_inputs.push((
+                format!("vq-{name}"),
+                nthreads,
+                compress_b2nd(
+                    &bytes,
+                    &SHAPE,
+                    &CHUNKS,
+                    &BLOCKS,
+                    "<f4",
+                    4,
+                    &[("vq", cb)],
+                    &s,
+                )
+                .unwrap(),
+            ));
+        }
+        for (name, codec) in [("lz4", sys::BLOSC_LZ4), ("zstd", sys::BLOSC_ZSTD)] {
+            let s = Settings {
+                nthreads,
+                codec: codec as u8,
+                filters: [0, 0, 0, 0, 0, sys::BLOSC_SHUFFLE as u8],
+                splitmode: sys::BLOSC_AUTO_SPLIT as i32,
+                ..Settings::default()
+            };
+            enc.bench_with_input(BenchmarkId::new(name, nthreads), &s, |b, s| {
+                b.iter(|| {
+                    compress_b2nd(&bytes, &SHAPE, &CHUNKS, &BLOCKS, "<f4", 4, &[], s).unwrap()
+                })
+            });
+            dec_inputs.push((
+                name.to_string(),
+                nthreads,
+                compress_b2nd(&bytes, &SHAPE, &CHUNKS, &BLOCKS, "<f4", 4, &[], &s).unwrap(),
+            ));
+        }
+    }
+    let images = faces.as_slice().unwrap();
+    let zfp_modes = [
+        ZfpMode::Rate(8.0),
+        ZfpMode::Rate(4.0),
+        ZfpMode::Accuracy(1e-2),
+    ];
+    for mode in zfp_modes {
+        enc.bench_function(BenchmarkId::new(mode.to_string(), 1), |b| {
+            b.iter(|| zfp::compress(black_box(images), 64, 64, mode))
+        });
+    }
+    enc.finish();
+
+    let mut dec = c.benchmark_group("decode");
+    dec.throughput(Throughput::Bytes(bytes.len() as u64));
+    dec.sample_size(10).measurement_time(Duration::from_secs(3));
+    for (name, nthreads, arr) in &dec_inputs {
+        dec.bench_function(BenchmarkId::new(name.as_str(), nthreads), |b| {
+            b.iter(|| arr.decompress().unwrap())
+        });
+    }
+    let mut out = vec![0f32; images.len()];
+    for mode in zfp_modes {
+        let packed = zfp::compress(images, 64, 64, mode);
+        dec.bench_function(BenchmarkId::new(mode.to_string(), 1), |b| {
+            b.iter(|| zfp::decompress(&packed, &mut out))
+        });
+    }
+    dec.finish();
+}
+
+fn training(c: &mut Criterion) {
+    let mut g = c.benchmark_group("train");
+    g.sample_size(10);
+    for n_samples in [1000usize, 100_000] {
+        g.bench_with_input(
+            BenchmarkId::new("cmeans-36", n_samples),
+            &n_samples,
+            |b, &n| b.iter(|| train(cmeans(), n)),
+        );
+        if n_samples > 1000 {
+            // Archetypal Analysis on 100 000 tiles takes seconds per fit: measure fewer rounds.
+            g.measurement_time(Duration::from_secs(60));
+        }
+        g.bench_with_input(BenchmarkId::new("aa-36", n_samples), &n_samples, |b, &n| {
+            b.iter(|| train(archetypal(), n))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, codecs, training);
+criterion_main!(benches);
