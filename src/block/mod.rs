@@ -182,16 +182,11 @@ pub fn decode_block(
         )));
     }
 
+    // Weights stay prototype-major, as stored.
     let mut weights = vec![0f32; n_levels];
-    let mut row_levels = vec![0u8; k];
-    for (t, w) in weights.chunks_exact_mut(k).enumerate() {
-        for (j, q) in row_levels.iter_mut().enumerate() {
-            *q = levels[j * n_tiles + t];
-        }
-        quantize::dequantize(&row_levels, header.weight_bits, w);
-    }
+    quantize::dequantize(&levels, header.weight_bits, &mut weights);
     let mut tiles = vec![0f32; n_tiles * p];
-    cb.reconstruct(&weights, &mut tiles);
+    cb.reconstruct(&weights, n_tiles, &mut tiles);
     let mut values = vec![0f32; grid.n_values()];
     grid.assemble(&tiles, &mut values);
     dtype.write_f32(&values[..n], output);

@@ -89,17 +89,69 @@ impl PreparedCodebook {
     }
 
     /// Rebuilds tiles from weights: `tile = mean + Σ_j w_j · basis_j`.
-    pub fn reconstruct(&self, weights: &[f32], tiles: &mut [f32]) {
-        let (k, p) = (self.n_prototypes, self.n_features);
-        for (w, tile) in weights.chunks_exact(k).zip(tiles.chunks_exact_mut(p)) {
+    ///
+    /// `weights` is prototype-major (`k × n_tiles`, as blocks store them); `tiles` receives
+    /// `n_tiles × p` values.
+    pub fn reconstruct(&self, weights: &[f32], n_tiles: usize, tiles: &mut [f32]) {
+        debug_assert_eq!(weights.len(), self.n_prototypes * n_tiles);
+        debug_assert_eq!(tiles.len(), self.n_features * n_tiles);
+        // Tiles of 16 (4×4) and 64 (4×4×4) values keep their sums in registers.
+        match self.n_features {
+            16 => self.reconstruct_fixed::<16>(weights, n_tiles, tiles),
+            64 => self.reconstruct_fixed::<64>(weights, n_tiles, tiles),
+            _ => self.reconstruct_any(weights, n_tiles, tiles),
+        }
+    }
+
+    fn reconstruct_fixed<const P: usize>(
+        &self,
+        weights: &[f32],
+        n_tiles: usize,
+        tiles: &mut [f32],
+    ) {
+        let mean: [f32; P] = self.mean[..].try_into().expect("P values per tile");
+        let (basis, _) = self.decode_basis.as_chunks::<P>();
+        let (out, _) = tiles.as_chunks_mut::<P>();
+        for (t, tile) in out.iter_mut().enumerate() {
+            let mut acc = mean;
+            for (j, b) in basis.iter().enumerate() {
+                let w = weights[j * n_tiles + t];
+                if w != 0.0 {
+                    for (a, &bv) in acc.iter_mut().zip(b) {
+                        *a = mul_add(w, bv, *a);
+                    }
+                }
+            }
+            *tile = acc;
+        }
+    }
+
+    fn reconstruct_any(&self, weights: &[f32], n_tiles: usize, tiles: &mut [f32]) {
+        let p = self.n_features;
+        for (t, tile) in tiles.chunks_exact_mut(p).enumerate() {
             tile.copy_from_slice(&self.mean);
-            for (&wj, basis) in w.iter().zip(self.decode_basis.chunks_exact(p)) {
-                if wj != 0.0 {
-                    for (t, &b) in tile.iter_mut().zip(basis) {
-                        *t += wj * b;
+            for (j, basis) in self.decode_basis.chunks_exact(p).enumerate() {
+                let w = weights[j * n_tiles + t];
+                if w != 0.0 {
+                    for (a, &bv) in tile.iter_mut().zip(basis) {
+                        *a = mul_add(w, bv, *a);
                     }
                 }
             }
         }
+    }
+}
+
+/// `w * b + a`, fused where the target has FMA (decoding only: the encoder never fuses, so
+/// compressed bytes do not depend on the CPU).
+#[inline(always)]
+fn mul_add(w: f32, b: f32, a: f32) -> f32 {
+    #[cfg(target_feature = "fma")]
+    {
+        w.mul_add(b, a)
+    }
+    #[cfg(not(target_feature = "fma"))]
+    {
+        w * b + a
     }
 }

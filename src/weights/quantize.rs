@@ -10,8 +10,9 @@ pub fn quantize(weights: &[f32], bits: u8, out: &mut [u8]) {
     debug_assert!((1..=8).contains(&bits));
     let scale = levels(bits) as f32;
     for (q, &w) in out.iter_mut().zip(weights) {
-        // `as` saturates (and maps NaN to 0), which clamps to the valid levels.
-        *q = (w * scale).round() as u8;
+        // Nearest level (ties to even, which vectorizes); `as` saturates and maps NaN to 0,
+        // which clamps to the valid levels.
+        *q = (w * scale).round_ties_even() as u8;
     }
 }
 
