@@ -114,10 +114,18 @@ pub struct B2ndContext {
     _private: [u8; 0],
 }
 
-/// The leading field of c-blosc2's `b2nd_array_t`; the rest is not read.
+/// The leading fields of c-blosc2 2.15's `b2nd_array_t` (`B2ND_MAX_DIM` = 8); the rest is
+/// not read.
 #[repr(C)]
 pub struct B2ndArrayHead {
     pub sc: *mut sys::blosc2_schunk,
+    pub shape: [i64; 8],
+    pub chunkshape: [i32; 8],
+    pub extshape: [i64; 8],
+    pub blockshape: [i32; 8],
+    pub extchunkshape: [i64; 8],
+    /// Items in the array (without chunk padding).
+    pub nitems: i64,
 }
 
 extern "C" {
@@ -154,8 +162,8 @@ pub fn open_b2nd(path: &str) -> Result<Array, i32> {
     if rc < 0 {
         return Err(rc);
     }
-    // SAFETY: a successfully opened array has a live schunk.
-    let nbytes = unsafe { (*(*arr).sc).nbytes } as usize;
+    // SAFETY: a successfully opened array has a live schunk and its item count set.
+    let nbytes = unsafe { (*arr).nitems as usize * (*(*arr).sc).typesize as usize };
     Ok(Array {
         ptr: arr,
         nbytes,
@@ -279,6 +287,23 @@ impl Array {
             return Err(rc);
         }
         Ok((out, secs))
+    }
+
+    /// A copy of the metalayer `name`, if the SChunk has one.
+    pub fn metalayer(&self, name: &str) -> Option<Vec<u8>> {
+        // SAFETY: the schunk is alive; c-blosc2 keeps `nmetalayers` valid entries.
+        unsafe {
+            let sc = &*self.schunk();
+            sc.metalayers[..sc.nmetalayers as usize]
+                .iter()
+                .find_map(|&m| {
+                    let m = &*m;
+                    let this = std::ffi::CStr::from_ptr(m.name).to_bytes();
+                    (this == name.as_bytes()).then(|| {
+                        std::slice::from_raw_parts(m.content, m.content_len as usize).to_vec()
+                    })
+                })
+        }
     }
 
     /// Number of chunks.

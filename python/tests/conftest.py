@@ -27,6 +27,15 @@ def rust_example():
 
 
 @pytest.fixture(scope="session")
+def cli_bin():
+    """The `blosc2-vq` command-line tool (built by `cargo test` / `cargo build`)."""
+    exe = Path(os.environ.get("BLOSC2_VQ_CLI", ROOT / "target" / "debug" / "blosc2-vq"))
+    if not exe.exists():
+        pytest.fail(f"{exe} is missing: build it with `cargo build` (the test command does)")
+    return exe
+
+
+@pytest.fixture(scope="session")
 def faces():
     """scikit-learn's `faces.images`: float32 in [0, 1], shape (400, 64, 64)."""
     if not FACES_PATH.exists():

@@ -443,6 +443,14 @@ pub extern "C" fn blosc2_vq_last_error_message() -> *const c_char {
         .unwrap_or(c"".as_ptr())
 }
 
+/// The most recent encoder or decoder error on any thread ("" if none), for Rust callers.
+pub fn last_codec_error_message() -> String {
+    LAST_CODEC_ERROR
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
 /// Copies the most recent encoder or decoder error, from whichever thread it happened on,
 /// into `buffer` (at most `buffer_len - 1` bytes and a terminating NUL). Returns the full
 /// message length in bytes (0 when the codec has not failed in this process), or a negative

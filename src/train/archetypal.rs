@@ -118,6 +118,16 @@ impl ArchetypalParams {
 
     /// Fits archetypes to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<Archetypal> {
+        self.fit_observed(x, p, &mut |_| {})
+    }
+
+    /// [`fit`](Self::fit), calling `observe` after every iteration (of every initialization).
+    pub fn fit_observed(
+        &self,
+        x: &[f64],
+        p: usize,
+        observe: &mut dyn FnMut(super::Progress),
+    ) -> Result<Archetypal> {
         self.check()?;
         let n = x.len() / p.max(1);
         let k = self.n_archetypes;
@@ -134,7 +144,7 @@ impl ArchetypalParams {
             let seed = self
                 .seed
                 .wrapping_add(u64::from(run).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let fit = self.fit_once(x, n, p, seed);
+            let fit = self.fit_once(x, n, p, seed, run, observe);
             if best.as_ref().is_none_or(|b| fit.loss < b.loss) {
                 best = Some(fit);
             }
@@ -142,7 +152,15 @@ impl ArchetypalParams {
         Ok(best.expect("n_init >= 1"))
     }
 
-    fn fit_once(&self, x: &[f64], n: usize, p: usize, seed: u64) -> Archetypal {
+    fn fit_once(
+        &self,
+        x: &[f64],
+        n: usize,
+        p: usize,
+        seed: u64,
+        run: u32,
+        observe: &mut dyn FnMut(super::Progress),
+    ) -> Archetypal {
         let k = self.n_archetypes;
         let mut c = vec![0.0; k * n];
         for (j, &i) in furthest_sum(x, n, p, k, seed).iter().enumerate() {
@@ -159,6 +177,11 @@ impl ArchetypalParams {
             iterations += 1;
             solve_weights(x, p, &z, k, &mut s);
             let loss = residual_sse(x, p, &s, &z, k) / (n * p) as f64;
+            observe(super::Progress {
+                run,
+                iteration: iterations,
+                loss,
+            });
             if prev.is_finite() && prev - loss < self.tol * prev {
                 break;
             }

@@ -124,6 +124,17 @@ impl FuzzyCMeansParams {
 
     /// Fits the model to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<FuzzyCMeans> {
+        self.fit_observed(x, p, &mut |_| {})
+    }
+
+    /// [`fit`](Self::fit), calling `observe` after every iteration (`loss` is the change of
+    /// the memberships).
+    pub fn fit_observed(
+        &self,
+        x: &[f64],
+        p: usize,
+        observe: &mut dyn FnMut(super::Progress),
+    ) -> Result<FuzzyCMeans> {
         self.check()?;
         let n = x.len() / p.max(1);
         let k = self.n_prototypes;
@@ -164,6 +175,11 @@ impl FuzzyCMeansParams {
                 .sum::<f64>()
                 .sqrt();
             std::mem::swap(&mut u, &mut u_new);
+            observe(super::Progress {
+                run: 0,
+                iteration: iterations,
+                loss: change,
+            });
             if change < self.tol {
                 break;
             }

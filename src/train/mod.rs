@@ -13,6 +13,18 @@ use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo};
 use crate::error::{Error, Result};
 use ndarray::ArrayViewD;
 
+/// Where a fit is, reported after every iteration by the `fit_observed` methods.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Which initialization (0-based; Archetypal Analysis restarts `n_init` times).
+    pub run: u32,
+    /// Iterations done in this initialization (1-based).
+    pub iteration: u32,
+    /// The model's current objective (Archetypal Analysis: mean squared error; Fuzzy
+    /// C-Means: change of the memberships).
+    pub loss: f64,
+}
+
 /// Which model to train, with its parameters.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -111,6 +123,23 @@ impl CodebookParams {
 
     /// Trains a codebook on `data`, whose last `tile_shape.len()` axes are image axes.
     pub fn fit(&self, data: &ArrayViewD<'_, f64>) -> Result<Codebook> {
+        self.fit_observed(data, &mut |_| {})
+    }
+
+    /// Iterations a fit may run at most (for progress bars): `max_iter × n_init`.
+    pub fn max_iterations(&self) -> u64 {
+        match &self.model {
+            ModelParams::FuzzyCMeans(p) => u64::from(p.get_max_iter()),
+            ModelParams::Archetypal(p) => u64::from(p.get_max_iter()) * u64::from(p.get_n_init()),
+        }
+    }
+
+    /// [`fit`](Self::fit), calling `observe` after every training iteration.
+    pub fn fit_observed(
+        &self,
+        data: &ArrayViewD<'_, f64>,
+        observe: &mut dyn FnMut(Progress),
+    ) -> Result<Codebook> {
         self.check()?;
         let (mut x, p) = sample_tiles(data, &self.tile_shape, self.n_samples, self.seed)?;
         let n = x.len() / p;
@@ -118,7 +147,7 @@ impl CodebookParams {
         scaler.transform(&mut x);
         let (model, prototypes, info) = match &self.model {
             ModelParams::FuzzyCMeans(params) => {
-                let fit = params.fit(&x, p)?;
+                let fit = params.fit_observed(&x, p, observe)?;
                 (
                     ModelKind::FuzzyCMeans {
                         fuzzifier: params.get_fuzzifier(),
@@ -137,7 +166,7 @@ impl CodebookParams {
                 )
             }
             ModelParams::Archetypal(params) => {
-                let fit = params.fit(&x, p)?;
+                let fit = params.fit_observed(&x, p, observe)?;
                 (
                     ModelKind::Archetypal,
                     fit.archetypes().to_vec(),

@@ -1,0 +1,444 @@
+//! `blosc2-vq`: train codebooks, compress `.npy` files into Blosc2 frames with the vq codec and
+//! back, inspect codebooks and frames, and evaluate rate–distortion against Blosc2's codecs.
+
+mod data;
+mod eval;
+
+use blosc2_host as host;
+use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
+use blosc2_vq::weights::Metric;
+use blosc2_vq::Codebook;
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// An error message for the user (it names the file and what is wrong).
+pub type CliResult<T> = Result<T, String>;
+
+#[derive(Parser)]
+#[command(
+    name = "blosc2-vq",
+    version,
+    about = "Vector-quantization lossy codec for Blosc2"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum Model {
+    /// Archetypal Analysis.
+    Aa,
+    /// Fuzzy C-Means.
+    Cmeans,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum MetricArg {
+    Euclidean,
+    Cosine,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct TrainArgs {
+    /// The model.
+    #[arg(long, value_enum, default_value = "aa")]
+    pub model: Model,
+    /// Number of prototypes.
+    #[arg(long, default_value_t = 36)]
+    pub prototypes: usize,
+    /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
+    #[arg(long, default_value = "4x4", value_parser = parse_shape)]
+    pub tile: Shape,
+    /// Random training tiles.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+    /// Seed for tile sampling and initialization.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fuzzifier m > 1 (cmeans).
+    #[arg(long, default_value_t = 2.0)]
+    pub fuzzifier: f64,
+    /// Distance (cmeans).
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub metric: MetricArg,
+    /// Restarts, the best kept (aa).
+    #[arg(long, default_value_t = 1)]
+    pub n_init: u32,
+    /// Iteration limit.
+    #[arg(long, default_value_t = 100)]
+    pub max_iter: u32,
+    /// Convergence tolerance.
+    #[arg(long, default_value_t = 1e-6)]
+    pub tol: f64,
+    /// Bits per quantized weight (1 to 8).
+    #[arg(long, default_value_t = 8)]
+    pub weight_bits: u8,
+}
+
+impl TrainArgs {
+    pub fn params(&self) -> CodebookParams {
+        let model = match self.model {
+            Model::Aa => ModelParams::Archetypal(
+                ArchetypalParams::new(self.prototypes)
+                    .n_init(self.n_init)
+                    .max_iter(self.max_iter)
+                    .tol(self.tol)
+                    .seed(self.seed),
+            ),
+            Model::Cmeans => ModelParams::FuzzyCMeans(
+                FuzzyCMeansParams::new(self.prototypes)
+                    .fuzzifier(self.fuzzifier)
+                    .metric(match self.metric {
+                        MetricArg::Euclidean => Metric::Euclidean,
+                        MetricArg::Cosine => Metric::Cosine,
+                    })
+                    .max_iter(self.max_iter)
+                    .tol(self.tol)
+                    .seed(self.seed),
+            ),
+        };
+        CodebookParams::new(model)
+            .tile_shape(&self.tile.0)
+            .n_samples(self.samples)
+            .seed(self.seed)
+            .weight_bits(self.weight_bits)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a codebook on a .npy array (float or integer) and write it to a file.
+    Train {
+        /// The training data (.npy); its last axes are the tile axes.
+        input: PathBuf,
+        /// Where to write the codebook (MessagePack, the `vq` metalayer's content).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        train: TrainArgs,
+    },
+    /// Compress a .npy array into a Blosc2 frame (.b2nd) with the codebook in its `vq` metalayer.
+    Compress {
+        /// The data (.npy: float32, float64, uint8 or uint16).
+        input: PathBuf,
+        /// The codebook file (from `train`).
+        #[arg(short, long)]
+        codebook: PathBuf,
+        /// The frame to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Chunk shape, e.g. 64x64x64 (default: blocks stacked to about 1 MiB).
+        #[arg(long, value_parser = parse_shape)]
+        chunks: Option<Shape>,
+        /// Block shape, e.g. 1x64x64 (default: whole images over the tile's axes).
+        #[arg(long, value_parser = parse_shape)]
+        blocks: Option<Shape>,
+        /// Compression threads.
+        #[arg(long, default_value_t = 1)]
+        nthreads: i16,
+        /// Weight bits for this compression (1..8; 0 = the codebook's).
+        #[arg(long, default_value_t = 0)]
+        weight_bits: u8,
+    },
+    /// Decompress a Blosc2 frame made with the vq codec into a .npy file.
+    Decompress {
+        /// The frame (.b2nd).
+        input: PathBuf,
+        /// The .npy file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Describe a codebook file or a frame.
+    Info {
+        /// A codebook file or a .b2nd frame.
+        file: PathBuf,
+    },
+    /// Rate–distortion report: sweep vq settings and Blosc2's codecs, print a table, draw plots.
+    Eval(eval::EvalArgs),
+}
+
+/// An array or tile shape given as `4x4` or `1,64,64`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shape(pub Vec<usize>);
+
+fn parse_shape(s: &str) -> Result<Shape, String> {
+    s.split(['x', ',', '×'])
+        .map(|t| match t.trim().parse::<usize>() {
+            Ok(v) if v > 0 => Ok(v),
+            _ => Err(format!("`{s}` is not a shape like 4x4 or 1,64,64")),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Shape)
+}
+
+/// A progress bar on stderr for `len` steps (hidden when stderr is not a terminal).
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Trains with a progress bar.
+pub fn train_with_progress(
+    params: &CodebookParams,
+    data: &ndarray::ArrayViewD<'_, f64>,
+) -> CliResult<Codebook> {
+    let bar = progress(params.max_iterations(), "training");
+    let mut done = 0u64;
+    let result = params.fit_observed(data, &mut |_| {
+        done += 1;
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    result.map_err(|e| e.to_string())
+}
+
+fn read_codebook(path: &Path) -> CliResult<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Codebook::from_msgpack(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Registers the codec (statically, with this binary's copy of the library).
+pub fn register() {
+    let rc = host::register_codec(
+        host::VQ_ID,
+        "vq",
+        Some((
+            blosc2_vq::ffi::blosc2_vq_encoder,
+            blosc2_vq::ffi::blosc2_vq_decoder,
+        )),
+    );
+    assert!(rc >= 0, "cannot register the vq codec: {rc}");
+}
+
+/// The codec's last error message, for c-blosc2 failures.
+pub fn codec_error() -> String {
+    blosc2_vq::ffi::last_codec_error_message()
+}
+
+/// Default blocks: whole images over the last `tile_ndim` axes (at most 256 per side), 1
+/// elsewhere. Default chunks: blocks stacked along the first axis to about 1 MiB.
+pub fn default_geometry(
+    shape: &[usize],
+    tile_ndim: usize,
+    itemsize: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    let nd = shape.len();
+    let t = tile_ndim.min(nd);
+    let blocks: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if i >= nd - t { d.min(256) } else { 1 })
+        .collect();
+    let block_bytes = blocks.iter().product::<usize>() * itemsize;
+    let mut chunks = blocks.clone();
+    if nd > t {
+        chunks[0] = ((1 << 20) / block_bytes.max(1)).clamp(1, shape[0]);
+    }
+    (chunks, blocks)
+}
+
+fn run(cli: Cli) -> CliResult<()> {
+    match cli.command {
+        Command::Train {
+            input,
+            output,
+            train,
+        } => {
+            let data = data::Data::read(&input)?;
+            let start = Instant::now();
+            let cb = train_with_progress(&train.params(), &data.to_f64().view())
+                .map_err(|e| format!("{}: {e}", input.display()))?;
+            std::fs::write(&output, cb.to_msgpack())
+                .map_err(|e| format!("{}: {e}", output.display()))?;
+            println!(
+                "{}: {:?} codebook, {} prototypes, tile {:?}, trained on {} tiles in {:.0} ms ({} iterations, loss {:.4})",
+                output.display(),
+                cb.model,
+                cb.n_prototypes,
+                cb.tile_shape,
+                cb.training.n_samples,
+                start.elapsed().as_secs_f64() * 1e3,
+                cb.training.iterations,
+                cb.training.loss
+            );
+        }
+        Command::Compress {
+            input,
+            codebook,
+            output,
+            chunks,
+            blocks,
+            nthreads,
+            weight_bits,
+        } => {
+            let data = data::Data::read(&input)?;
+            let cb_bytes = read_codebook(&codebook)?;
+            let cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
+            let shape = data.shape().to_vec();
+            let (dc, db) = default_geometry(&shape, cb.tile_shape.len(), data.itemsize());
+            let (chunks, blocks) = (chunks.map_or(dc, |s| s.0), blocks.map_or(db, |s| s.0));
+            if chunks.len() != shape.len() || blocks.len() != shape.len() {
+                return Err(format!(
+                    "{}: chunks and blocks need {} dimensions like the data",
+                    input.display(),
+                    shape.len()
+                ));
+            }
+            register();
+            let settings = host::Settings {
+                nthreads,
+                codec_meta: weight_bits,
+                urlpath: Some(output.to_string_lossy().into_owned()),
+                ..host::Settings::default()
+            };
+            let _ = std::fs::remove_file(&output);
+            let spinner = ProgressBar::new_spinner().with_message("compressing");
+            let start = Instant::now();
+            let arr = host::compress_b2nd(
+                &data.bytes(),
+                &shape.iter().map(|&d| d as i64).collect::<Vec<_>>(),
+                &chunks.iter().map(|&d| d as i32).collect::<Vec<_>>(),
+                &blocks.iter().map(|&d| d as i32).collect::<Vec<_>>(),
+                data.dtype_str(),
+                data.itemsize() as i32,
+                &[("vq", &cb_bytes)],
+                &settings,
+            )
+            .map_err(|rc| {
+                format!(
+                    "{}: compression failed (c-blosc2 error {rc}): {}",
+                    input.display(),
+                    codec_error()
+                )
+            })?;
+            spinner.finish_and_clear();
+            println!(
+                "{}: {:?} {} chunks {chunks:?} blocks {blocks:?}, ratio {:.2} ({:.2} bits per value), {:.1} MB/s",
+                output.display(),
+                shape,
+                data.dtype_str(),
+                arr.cratio(),
+                8.0 * data.itemsize() as f64 / arr.cratio(),
+                data.nbytes() as f64 / 1e6 / start.elapsed().as_secs_f64()
+            );
+        }
+        Command::Decompress { input, output } => {
+            register();
+            let path = input.to_string_lossy().into_owned();
+            let arr = host::open_b2nd(&path).map_err(|rc| {
+                format!(
+                    "{}: not a Blosc2 frame (c-blosc2 error {rc})",
+                    input.display()
+                )
+            })?;
+            let meta = arr.metalayer("b2nd").ok_or_else(|| {
+                format!(
+                    "{}: no b2nd metalayer (not an n-dimensional array)",
+                    input.display()
+                )
+            })?;
+            let meta = blosc2_vq::tiles::parse_b2nd_meta(&meta)
+                .map_err(|e| format!("{}: {e}", input.display()))?;
+            let (bytes, _) = arr.decompress().map_err(|rc| {
+                format!(
+                    "{}: decompression failed (c-blosc2 error {rc}): {}",
+                    input.display(),
+                    codec_error()
+                )
+            })?;
+            let shape: Vec<usize> = meta.shape.iter().map(|&d| d as usize).collect();
+            data::Data::from_bytes(meta.dtype.as_deref().unwrap_or("<f4"), &shape, &bytes)
+                .map_err(|e| format!("{}: {e}", input.display()))?
+                .write(&output)?;
+            println!(
+                "{}: {:?} {}",
+                output.display(),
+                shape,
+                meta.dtype.as_deref().unwrap_or("?")
+            );
+        }
+        Command::Info { file } => info(&file)?,
+        Command::Eval(args) => eval::run(args)?,
+    }
+    Ok(())
+}
+
+fn describe_codebook(cb: &Codebook) -> String {
+    format!(
+        "codebook v{}: {:?}, {} prototypes, tile {:?}, {}-bit weights, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",
+        cb.format_version,
+        cb.model,
+        cb.n_prototypes,
+        cb.tile_shape,
+        cb.weight_bits,
+        cb.fingerprint,
+        cb.training.n_samples,
+        cb.training.seed,
+        cb.training.iterations,
+        cb.training.loss
+    )
+}
+
+fn info(file: &Path) -> CliResult<()> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    if let Ok(cb) = Codebook::from_msgpack(&bytes) {
+        println!("{}: {}", file.display(), describe_codebook(&cb));
+        return Ok(());
+    }
+    register();
+    let arr = host::open_b2nd(&file.to_string_lossy()).map_err(|_| {
+        format!(
+            "{}: neither a blosc2-vq codebook nor a Blosc2 frame",
+            file.display()
+        )
+    })?;
+    println!(
+        "{}: Blosc2 frame, {} chunks, {} bytes → {} bytes (ratio {:.2})",
+        file.display(),
+        arr.nchunks(),
+        arr.nbytes,
+        arr.cbytes(),
+        arr.cratio()
+    );
+    if let Some(meta) = arr.metalayer("b2nd") {
+        match blosc2_vq::tiles::parse_b2nd_meta(&meta) {
+            Ok(m) => println!(
+                "  b2nd: shape {:?}, chunks {:?}, blocks {:?}, dtype {}",
+                m.shape,
+                m.chunkshape,
+                m.blockshape,
+                m.dtype.as_deref().unwrap_or("?")
+            ),
+            Err(e) => println!("  b2nd: {e}"),
+        }
+    }
+    match arr.metalayer("vq") {
+        Some(raw) => match Codebook::from_msgpack(&raw) {
+            Ok(cb) => println!("  vq {}", describe_codebook(&cb)),
+            Err(e) => println!("  vq metalayer: {e}"),
+        },
+        None => println!("  no vq metalayer"),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("blosc2-vq: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

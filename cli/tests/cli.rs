@@ -1,0 +1,183 @@
+//! The `blosc2-vq` command line, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_blosc2-vq"))
+}
+
+fn faces_path() -> PathBuf {
+    std::env::var_os("BLOSC2_VQ_OLIVETTI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/olivetti_faces_u8.npy")
+        })
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn ok(out: Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "failed: {text}");
+    text
+}
+
+fn fails(out: Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "succeeded; expected an error mentioning {needle:?}"
+    );
+    assert!(err.contains(needle), "{err:?} does not mention {needle:?}");
+}
+
+/// The faces as float32 .npy (400 × 64 × 64, scaled as scikit-learn does).
+fn faces_f32(path: &Path) -> Vec<f32> {
+    let u8s: ndarray::Array3<u8> = ndarray_npy::read_npy(faces_path()).expect("the Olivetti faces");
+    let f = u8s.mapv(|v| f32::from(v) / 242.0);
+    ndarray_npy::write_npy(path, &f).unwrap();
+    f.into_raw_vec_and_offset().0
+}
+
+#[test]
+fn train_compress_decompress_info() {
+    let npy = tmp("faces.npy");
+    let faces = faces_f32(&npy);
+    let cb = tmp("faces.vq");
+    let frame = tmp("faces.b2nd");
+    let back = tmp("faces_back.npy");
+    let text = ok(bin()
+        .args(["train"])
+        .arg(&npy)
+        .arg("-o")
+        .arg(&cb)
+        .args(["--model", "aa", "--prototypes", "24"])
+        .output()
+        .unwrap());
+    assert!(text.contains("24 prototypes"), "{text}");
+    let text = ok(bin()
+        .arg("compress")
+        .arg(&npy)
+        .arg("-c")
+        .arg(&cb)
+        .arg("-o")
+        .arg(&frame)
+        .output()
+        .unwrap());
+    assert!(text.contains("ratio"), "{text}");
+    let text = ok(bin().arg("info").arg(&frame).output().unwrap());
+    assert!(
+        text.contains("shape [400, 64, 64]") && text.contains("Archetypal"),
+        "{text}"
+    );
+    let text = ok(bin().arg("info").arg(&cb).output().unwrap());
+    assert!(text.contains("24 prototypes"), "{text}");
+    ok(bin()
+        .arg("decompress")
+        .arg(&frame)
+        .arg("-o")
+        .arg(&back)
+        .output()
+        .unwrap());
+    let rec: ndarray::Array3<f32> = ndarray_npy::read_npy(&back).unwrap();
+    assert_eq!(rec.shape(), &[400, 64, 64]);
+    let psnr = blosc2_vq::metrics::psnr(&faces, rec.as_slice().unwrap(), 1.0);
+    assert!(psnr > 25.0, "PSNR {psnr}");
+}
+
+#[test]
+fn errors_name_the_file_and_exit_non_zero() {
+    fails(
+        bin()
+            .args(["train", "/nonexistent/x.npy", "-o", "/tmp/x.vq"])
+            .output()
+            .unwrap(),
+        "/nonexistent/x.npy",
+    );
+    let junk = tmp("junk.vq");
+    std::fs::write(&junk, b"not a codebook").unwrap();
+    let npy = tmp("faces_for_errors.npy");
+    faces_f32(&npy);
+    fails(
+        bin()
+            .arg("compress")
+            .arg(&npy)
+            .arg("-c")
+            .arg(&junk)
+            .arg("-o")
+            .arg(tmp("never.b2nd"))
+            .output()
+            .unwrap(),
+        "junk.vq",
+    );
+    fails(
+        bin().arg("info").arg(&junk).output().unwrap(),
+        "neither a blosc2-vq codebook nor a Blosc2 frame",
+    );
+    fails(
+        bin()
+            .args(["train"])
+            .arg(&npy)
+            .args(["-o", "/tmp/x.vq", "--tile", "4x0"])
+            .output()
+            .unwrap(),
+        "shape",
+    );
+    let out = bin()
+        .args(["train"])
+        .arg(&npy)
+        .args(["-o", "/tmp/x.vq", "--fuzzifier", "1", "--model", "cmeans"])
+        .output()
+        .unwrap();
+    fails(out, "fuzzifier");
+}
+
+#[test]
+fn eval_writes_the_report_and_plots() {
+    let dir = tmp("eval");
+    let text = ok(bin()
+        .args([
+            "eval",
+            "--models",
+            "aa",
+            "--prototypes",
+            "16",
+            "--bits",
+            "8,4",
+            "--zfp-rates",
+            "2,4",
+            "--zfp-tolerances",
+            "0.05",
+        ])
+        .arg("--out-dir")
+        .arg(&dir)
+        .output()
+        .unwrap());
+    assert!(text.contains("disjoint"), "{text}");
+    for codec in [
+        "vq AA k=16",
+        "ZFP fixed-rate",
+        "ZFP fixed-accuracy",
+        "LZ4",
+        "ZSTD",
+    ] {
+        assert!(
+            text.contains(&format!("| {codec} |")),
+            "{codec} missing from\n{text}"
+        );
+    }
+    for png in ["rd.png", "mosaic.png"] {
+        let len = std::fs::metadata(dir.join(png)).unwrap().len();
+        assert!(len > 5_000, "{png} is only {len} bytes");
+    }
+}
