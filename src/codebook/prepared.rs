@@ -114,12 +114,12 @@ impl PreparedCodebook {
         let (out, _) = tiles.as_chunks_mut::<P>();
         for (t, tile) in out.iter_mut().enumerate() {
             let mut acc = mean;
+            // No test for zero weights: a branch that mispredicts costs more than the
+            // multiply-adds it would skip.
             for (j, b) in basis.iter().enumerate() {
                 let w = weights[j * n_tiles + t];
-                if w != 0.0 {
-                    for (a, &bv) in acc.iter_mut().zip(b) {
-                        *a = mul_add(w, bv, *a);
-                    }
+                for (a, &bv) in acc.iter_mut().zip(b) {
+                    *a = mul_add(w, bv, *a);
                 }
             }
             *tile = acc;
