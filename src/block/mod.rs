@@ -14,6 +14,35 @@ use crate::weights::quantize;
 /// Largest number of quantized weights one block may hold (guards allocations on decode).
 const MAX_WEIGHTS_PER_BLOCK: usize = 1 << 31;
 
+/// Per-thread working buffers, reused from block to block: c-blosc2 calls the codec once per
+/// block from a few long-lived threads, and fresh zeroed buffers cost as much as LZ4.
+#[derive(Default)]
+struct Scratch {
+    values: Vec<f32>,
+    tiles: Vec<f32>,
+    weights: Vec<f32>,
+    levels: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers (fresh ones if they are in use, which only a
+/// re-entrant call could cause).
+fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => f(&mut s),
+        Err(_) => f(&mut Scratch::default()),
+    })
+}
+
+/// `buf` resized to `len` (contents unspecified: every caller overwrites all of it).
+fn sized<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+    buf.resize(len, T::default());
+    &mut buf[..len]
+}
+
 /// What [`encode_block`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoded {
@@ -65,8 +94,22 @@ pub fn encode_block(
         layout.partial_shape(n)
     };
     let grid = TileGrid::new(&shape, &cb.tile_shape)?;
+    with_scratch(|scratch| encode_tiles(cb, &grid, dtype, n, input, bits, shape, output, scratch))
+}
 
-    let mut values = vec![0f32; grid.n_values()];
+#[allow(clippy::too_many_arguments)]
+fn encode_tiles(
+    cb: &PreparedCodebook,
+    grid: &TileGrid,
+    dtype: Dtype,
+    n: usize,
+    input: &[u8],
+    bits: u8,
+    shape: Vec<usize>,
+    output: &mut [u8],
+    scratch: &mut Scratch,
+) -> Result<Encoded> {
+    let values = sized(&mut scratch.values, grid.n_values());
     dtype.read_f32(input, &mut values[..n]);
     if values[..n].iter().any(|v| !v.is_finite()) {
         return Ok(Encoded::NonFinite);
@@ -76,14 +119,14 @@ pub fn encode_block(
 
     let (p, k) = (cb.n_features, cb.n_prototypes);
     let n_tiles = grid.n_tiles();
-    let mut tiles = vec![0f32; n_tiles * p];
-    grid.extract(&values, &mut tiles);
-    cb.standardize(&mut tiles);
-    let mut weights = vec![0f32; n_tiles * k];
-    cb.kernel.compute(&tiles, p, &mut weights);
+    let tiles = sized(&mut scratch.tiles, n_tiles * p);
+    grid.extract(values, tiles);
+    cb.standardize(tiles);
+    let weights = sized(&mut scratch.weights, n_tiles * k);
+    cb.kernel.compute(tiles, p, weights);
 
     // Prototype-major order: runs of one prototype's weights compress better.
-    let mut levels = vec![0u8; n_tiles * k];
+    let levels = sized(&mut scratch.levels, n_tiles * k);
     let mut row = vec![0u8; k];
     for (t, w) in weights.chunks_exact(k).enumerate() {
         quantize::quantize(w, bits, &mut row);
@@ -97,7 +140,7 @@ pub fn encode_block(
     let Some(payload_room) = output.get_mut(hlen..) else {
         return Ok(Encoded::DoesNotFit);
     };
-    let Ok(payload_len) = lz4_flex::block::compress_into(&levels, payload_room) else {
+    let Ok(payload_len) = lz4_flex::block::compress_into(levels, payload_room) else {
         return Ok(Encoded::DoesNotFit);
     };
     let header = BlockHeader {
@@ -167,14 +210,29 @@ pub fn decode_block(
         )));
     }
     let grid = TileGrid::new(shape, &cb.tile_shape)?;
-    let (p, k) = (cb.n_features, cb.n_prototypes);
+    let k = cb.n_prototypes;
     let n_tiles = grid.n_tiles();
     let n_levels = n_tiles
         .checked_mul(k)
         .filter(|&l| l <= MAX_WEIGHTS_PER_BLOCK)
         .ok_or_else(|| Error::CorruptBlock("too many weights".into()))?;
-    let mut levels = vec![0u8; n_levels];
-    let got = lz4_flex::block::decompress_into(payload, &mut levels)
+    with_scratch(|scratch| decode_tiles(cb, &grid, &header, payload, n_levels, n, output, scratch))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_tiles(
+    cb: &PreparedCodebook,
+    grid: &TileGrid,
+    header: &BlockHeader,
+    payload: &[u8],
+    n_levels: usize,
+    n: usize,
+    output: &mut [u8],
+    scratch: &mut Scratch,
+) -> Result<usize> {
+    let (p, n_tiles) = (cb.n_features, grid.n_tiles());
+    let levels = sized(&mut scratch.levels, n_levels);
+    let got = lz4_flex::block::decompress_into(payload, levels)
         .map_err(|e| Error::CorruptBlock(format!("weights do not decompress: {e}")))?;
     if got != n_levels {
         return Err(Error::TruncatedBlock(format!(
@@ -183,12 +241,12 @@ pub fn decode_block(
     }
 
     // Weights stay prototype-major, as stored.
-    let mut weights = vec![0f32; n_levels];
-    quantize::dequantize(&levels, header.weight_bits, &mut weights);
-    let mut tiles = vec![0f32; n_tiles * p];
-    cb.reconstruct(&weights, n_tiles, &mut tiles);
-    let mut values = vec![0f32; grid.n_values()];
-    grid.assemble(&tiles, &mut values);
-    dtype.write_f32(&values[..n], output);
+    let weights = sized(&mut scratch.weights, n_levels);
+    quantize::dequantize(levels, header.weight_bits, weights);
+    let tiles = sized(&mut scratch.tiles, n_tiles * p);
+    cb.reconstruct(weights, n_tiles, tiles);
+    let values = sized(&mut scratch.values, grid.n_values());
+    grid.assemble(tiles, values);
+    header.dtype.write_f32(&values[..n], output);
     Ok(output.len())
 }
