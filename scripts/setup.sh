@@ -11,6 +11,10 @@ command -v nm >/dev/null 2>&1 || missing+=(binutils)
 # libclang: zfp-sys (the ZFP peer in benchmarks and `blosc2-vq eval`) generates its bindings.
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+# fontconfig and a font: plotters draws the labels of `blosc2-vq eval`'s rd.png.
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists fontconfig 2>/dev/null || missing+=(libfontconfig1-dev)
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -18,5 +22,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cargo build --release --lib          # target/release/libblosc2_vq.so
-cargo test --no-run                  # builds c-blosc2 (blosc2-sys) and the test binaries
+cargo build --release                # target/release/libblosc2_vq.so and target/release/blosc2-vq
+cargo test --no-run                  # builds c-blosc2 (blosc2-sys), ZFP (zfp-sys) and the tests
