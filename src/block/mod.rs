@@ -212,10 +212,17 @@ pub fn decode_block(
     let grid = TileGrid::new(shape, &cb.tile_shape)?;
     let k = cb.n_prototypes;
     let n_tiles = grid.n_tiles();
+    // LZ4 expands at most about 255:1, so a block cannot honestly hold more weights than that:
+    // checking it before allocating keeps a forged shape from claiming gigabytes.
     let n_levels = n_tiles
         .checked_mul(k)
-        .filter(|&l| l <= MAX_WEIGHTS_PER_BLOCK)
-        .ok_or_else(|| Error::CorruptBlock("too many weights".into()))?;
+        .filter(|&l| l <= MAX_WEIGHTS_PER_BLOCK && l <= payload.len().saturating_mul(255).saturating_add(16))
+        .ok_or_else(|| {
+            Error::CorruptBlock(format!(
+                "shape {shape:?} needs more weights than a {}-byte payload can hold",
+                payload.len()
+            ))
+        })?;
     with_scratch(|scratch| decode_tiles(cb, &grid, &header, payload, n_levels, n, output, scratch))
 }
 
@@ -249,4 +256,63 @@ fn decode_tiles(
     grid.assemble(tiles, values);
     header.dtype.write_f32(&values[..n], output);
     Ok(output.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo};
+    use crate::weights::Metric;
+
+    fn tiny_codebook() -> PreparedCodebook {
+        PreparedCodebook::new(
+            Codebook::new(
+                ModelKind::FuzzyCMeans { fuzzifier: 2.0, metric: Metric::Euclidean },
+                TrainingInfo::default(),
+                vec![2, 2],
+                Scaler { mean: vec![0.0; 4], scale: vec![1.0; 4] },
+                vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+                8,
+            )
+            .unwrap(),
+        )
+    }
+
+    /// Found by the decode_block fuzzer: a header claiming a (1, 2^31 - 1) shape made the
+    /// decoder allocate gigabytes before LZ4 could fail.
+    #[test]
+    fn forged_huge_shape_is_refused_before_allocating() {
+        let cb = tiny_codebook();
+        let payload = [0u8; 8];
+        let header = BlockHeader {
+            version: BLOCK_FORMAT_VERSION,
+            model: cb.codebook.model.code(),
+            weight_bits: 8,
+            dtype: Dtype::Uint8,
+            fingerprint32: cb.fingerprint32,
+            checksum: payload_checksum(&payload),
+            shape: vec![1, i32::MAX as usize],
+        };
+        let mut block = vec![0u8; BlockHeader::len_for(2)];
+        header.write(&mut block).unwrap();
+        block.extend_from_slice(&payload);
+        let mut out = [0u8; 100];
+        let err = decode_block(&cb, &block, Some(1), &mut out).unwrap_err();
+        assert!(matches!(err, Error::CorruptBlock(_)), "{err}");
+    }
+
+    #[test]
+    fn decoding_never_writes_past_the_output() {
+        let cb = tiny_codebook();
+        let layout = BlockLayout { shape: vec![6, 6], dtype: Dtype::Float32 };
+        let values: Vec<u8> = (0..36).flat_map(|i| (i as f32 / 36.0).to_ne_bytes()).collect();
+        let mut packed = vec![0u8; 1024];
+        let Encoded::Packed(n) = encode_block(&cb, &layout, &values, None, &mut packed).unwrap() else {
+            panic!("expected a packed block")
+        };
+        let mut guarded = vec![0xAAu8; values.len() + 64];
+        let (out, tail) = guarded.split_at_mut(values.len());
+        decode_block(&cb, &packed[..n], Some(4), out).unwrap();
+        assert!(tail.iter().all(|&b| b == 0xAA));
+    }
 }

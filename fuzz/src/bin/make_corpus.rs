@@ -1,0 +1,53 @@
+//! Writes seed corpora for the fuzz targets from real Olivetti blocks and real codebooks:
+//!     cargo run --release --bin make_corpus -- ../../shared/data/olivetti_faces_u8.npy corpus
+use blosc2_vq::block::{encode_block, Encoded};
+use blosc2_vq::tiles::{BlockLayout, Dtype};
+use std::path::Path;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (faces, out) = (Path::new(&args[1]), Path::new(&args[2]));
+    let u8s: ndarray::Array3<u8> = ndarray_npy::read_npy(faces).expect("the Olivetti faces");
+    let f: Vec<f32> = u8s.iter().map(|&v| f32::from(v) / 242.0).collect();
+    let write = |target: &str, name: String, bytes: &[u8]| {
+        let dir = out.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    };
+    // Real 32×32 face crops encoded with the fuzz codebooks.
+    for (sel, cb) in blosc2_vq_fuzz::prepared().iter().enumerate().take(2) {
+        let layout = BlockLayout { shape: vec![32, 32], dtype: Dtype::Float32 };
+        for img in 0..4 {
+            let crop: Vec<u8> = (0..32)
+                .flat_map(|y| (0..32).map(move |x| (y, x)))
+                .flat_map(|(y, x)| f[img * 4096 + (y + 16) * 64 + x + 16].to_ne_bytes())
+                .collect();
+            let mut packed = vec![0u8; crop.len()];
+            if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &crop, None, &mut packed) {
+                let mut input = vec![(sel + 3 * 3) as u8];
+                input.extend_from_slice(&(crop.len() as u16).to_le_bytes());
+                input.extend_from_slice(&packed[..n]);
+                write("decode_block", format!("face{sel}_{img}"), &input);
+            }
+            let mut enc = vec![sel as u8, 0, 1, 31, 31, 0];
+            enc.extend_from_slice(&crop);
+            write("encoder", format!("face{sel}_{img}"), &enc);
+        }
+    }
+    for (i, cb) in blosc2_vq_fuzz::codebooks().iter().enumerate() {
+        write("codebook", format!("codebook{i}"), cb);
+        let mut wrapped = vec![0xc5];
+        wrapped.extend_from_slice(&(cb.len() as u16).to_be_bytes());
+        wrapped.extend_from_slice(cb);
+        write("codebook", format!("codebook{i}_bin"), &wrapped);
+    }
+    let mut geo = vec![4u8];
+    geo.extend_from_slice(&(64u32 * 64 * 4).to_le_bytes());
+    geo.extend_from_slice(&[0x97, 0x00, 0x03, 0x93, 0xd3, 0, 0, 0, 0, 0, 0, 1, 0x90, 0xd3, 0, 0, 0, 0, 0, 0, 0, 0x40, 0xd3, 0, 0, 0, 0, 0, 0, 0, 0x40]);
+    geo.extend_from_slice(&[0x93, 0xd2, 0, 0, 0, 1, 0xd2, 0, 0, 0, 0x40, 0xd2, 0, 0, 0, 0x40]);
+    geo.extend_from_slice(&[0x93, 0xd2, 0, 0, 0, 1, 0xd2, 0, 0, 0, 0x40, 0xd2, 0, 0, 0, 0x40, 0x00, 0xdb, 0, 0, 0, 3, b'<', b'f', b'4']);
+    write("b2nd_geometry", "faces".into(), &geo);
+    write("frame_round_trip", "none".into(), &[0]);
+    write("frame_round_trip", "one_flip".into(), &[1, 10, 0, 0x40]);
+    println!("corpora written to {}", out.display());
+}
