@@ -11,6 +11,7 @@ command -v nm >/dev/null 2>&1 || missing+=(binutils)
 # libclang: zfp-sys (the ZFP peer in benchmarks and `blosc2-vq eval`) generates its bindings.
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 # fontconfig and a font: plotters draws the labels of `blosc2-vq eval`'s rd.png.
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists fontconfig 2>/dev/null || missing+=(libfontconfig1-dev)

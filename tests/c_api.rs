@@ -126,7 +126,13 @@ fn shared_library_exports_only_its_own_symbols() {
     );
 }
 
+/// Compiles examples/c/olivetti.c once per test run (tests share the binary).
 fn compile_example() -> PathBuf {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(compile_example_now).clone()
+}
+
+fn compile_example_now() -> PathBuf {
     let prefix = blosc2_prefix();
     let exe = tmp("olivetti_c");
     run(Command::new("cc")
@@ -181,4 +187,33 @@ fn c_example_trains_and_round_trips_with_the_dynamically_loaded_codec() {
             "{model}: ratio {ratio}, PSNR {psnr}"
         );
     }
+}
+
+/// The C example (training through the C API, c-blosc2 loading the plugin dynamically,
+/// compression with two threads, decompression) under valgrind's memcheck: no invalid read
+/// or write, no use of uninitialised memory, anywhere in the process.
+#[test]
+fn c_example_is_clean_under_valgrind() {
+    let exe = compile_example();
+    let faces = common::olivetti_path();
+    let out = Command::new("valgrind")
+        .args([
+            "--error-exitcode=99",
+            "--leak-check=no",
+            "--track-origins=no",
+            "--quiet",
+        ])
+        .arg(&exe)
+        .arg(&faces)
+        .arg("cmeans")
+        .env("LD_LIBRARY_PATH", common::plugin_dir())
+        .output()
+        .expect("valgrind runs (scripts/setup.sh installs it)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "valgrind reported errors:\n{text}");
+    assert!(text.contains("ratio"), "{text}");
 }

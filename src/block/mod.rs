@@ -216,7 +216,9 @@ pub fn decode_block(
     // checking it before allocating keeps a forged shape from claiming gigabytes.
     let n_levels = n_tiles
         .checked_mul(k)
-        .filter(|&l| l <= MAX_WEIGHTS_PER_BLOCK && l <= payload.len().saturating_mul(255).saturating_add(16))
+        .filter(|&l| {
+            l <= MAX_WEIGHTS_PER_BLOCK && l <= payload.len().saturating_mul(255).saturating_add(16)
+        })
         .ok_or_else(|| {
             Error::CorruptBlock(format!(
                 "shape {shape:?} needs more weights than a {}-byte payload can hold",
@@ -267,10 +269,16 @@ mod tests {
     fn tiny_codebook() -> PreparedCodebook {
         PreparedCodebook::new(
             Codebook::new(
-                ModelKind::FuzzyCMeans { fuzzifier: 2.0, metric: Metric::Euclidean },
+                ModelKind::FuzzyCMeans {
+                    fuzzifier: 2.0,
+                    metric: Metric::Euclidean,
+                },
                 TrainingInfo::default(),
                 vec![2, 2],
-                Scaler { mean: vec![0.0; 4], scale: vec![1.0; 4] },
+                Scaler {
+                    mean: vec![0.0; 4],
+                    scale: vec![1.0; 4],
+                },
                 vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
                 8,
             )
@@ -304,10 +312,16 @@ mod tests {
     #[test]
     fn decoding_never_writes_past_the_output() {
         let cb = tiny_codebook();
-        let layout = BlockLayout { shape: vec![6, 6], dtype: Dtype::Float32 };
-        let values: Vec<u8> = (0..36).flat_map(|i| (i as f32 / 36.0).to_ne_bytes()).collect();
+        let layout = BlockLayout {
+            shape: vec![6, 6],
+            dtype: Dtype::Float32,
+        };
+        let values: Vec<u8> = (0..36)
+            .flat_map(|i| (i as f32 / 36.0).to_ne_bytes())
+            .collect();
         let mut packed = vec![0u8; 1024];
-        let Encoded::Packed(n) = encode_block(&cb, &layout, &values, None, &mut packed).unwrap() else {
+        let Encoded::Packed(n) = encode_block(&cb, &layout, &values, None, &mut packed).unwrap()
+        else {
             panic!("expected a packed block")
         };
         let mut guarded = vec![0xAAu8; values.len() + 64];
