@@ -9,6 +9,24 @@ cd "$root"
 cargo test
 cargo build --examples   # the Python tests exchange frames with examples/b2nd_file.rs
 
+# Fuzzing, each target for a short, bounded time so that regressions show (long runs are
+# local: see README). Seeds come from real Olivetti blocks and codebooks.
+faces=${BLOSC2_VQ_OLIVETTI:-"$root/../shared/data/olivetti_faces_u8.npy"}
+export RUSTC_BOOTSTRAP=1   # cargo-fuzz passes -Z flags (sanitizer) to the stable compiler
+cargo fuzz build --fuzz-dir fuzz
+corpus="$root/target/fuzz-corpus"
+cargo run --quiet --release --manifest-path fuzz/Cargo.toml --bin make_corpus -- "$faces" "$corpus"
+for target in decode_block codebook b2nd_geometry encoder frame_round_trip; do
+  log="$root/target/fuzz-$target.log"
+  if ! cargo fuzz run --fuzz-dir fuzz "$target" "$corpus/$target" -- -max_total_time="${FUZZ_SECONDS:-30}" >"$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "fuzz target $target failed (input saved under fuzz/artifacts/$target)"
+    exit 1
+  fi
+  echo "fuzz $target: $(grep -E '^Done' "$log")"
+done
+unset RUSTC_BOOTSTRAP
+
 venv="$root/target/pyvenv"
 python=${PYTHON:-python3}
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
