@@ -5,14 +5,23 @@ use blosc2_vq::codec::{decode, encode, DecodeCall, EncodeCall};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let [sel, dt, nd, rest @ ..] = data else { return };
+    let [sel, dt, nd, rest @ ..] = data else {
+        return;
+    };
     let ndim = 1 + *nd as usize % 4;
     if rest.len() < ndim + 1 {
         return;
     }
     let (dims, rest) = rest.split_at(ndim);
     let (meta, values) = (rest[0], &rest[1..]);
-    let (dtype, typesize) = [("<f4", 4usize), ("<f8", 8), ("<f2", 2), ("|u1", 1), ("<u2", 2), ("<i4", 4)][*dt as usize % 6];
+    let (dtype, typesize) = [
+        ("<f4", 4usize),
+        ("<f8", 8),
+        ("<f2", 2),
+        ("|u1", 1),
+        ("<u2", 2),
+        ("<i4", 4),
+    ][*dt as usize % 6];
     let shape: Vec<i32> = dims.iter().map(|&d| 1 + i32::from(d % 40)).collect();
     let blocksize = shape.iter().map(|&d| d as usize).product::<usize>() * typesize;
     // A b2nd metalayer for this geometry, as c-blosc2 writes it.
@@ -48,8 +57,16 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(n) = encode(&call, &mut out) {
         if n > 0 {
             let mut back = vec![0u8; input.len()];
-            let d = DecodeCall { input: &out[..n], typesize: Some(typesize), codebook: Some(codebook) };
-            assert_eq!(decode(&d, &mut back), Ok(input.len()), "a block the encoder made must decode");
+            let d = DecodeCall {
+                input: &out[..n],
+                typesize: Some(typesize),
+                codebook: Some(codebook),
+            };
+            assert_eq!(
+                decode(&d, &mut back),
+                Ok(input.len()),
+                "a block the encoder made must decode"
+            );
         }
     }
 });

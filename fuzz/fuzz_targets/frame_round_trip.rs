@@ -2,7 +2,10 @@
 //! c-blosc2 hands the mutated blocks to our decoder, which must fail cleanly or decode.
 //! Input: [chunk index, (offset u16, xor) pairs...].
 #![no_main]
-use blosc2_host::{self as host, chunk_blocks, schunk_chunk, schunk_decompress_chunk, schunk_update_chunk, Settings};
+use blosc2_host::{
+    self as host, chunk_blocks, schunk_chunk, schunk_decompress_chunk, schunk_update_chunk,
+    Settings,
+};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -20,15 +23,27 @@ fn fixture() -> &'static Fixture {
         let rc = host::register_codec(
             host::VQ_ID,
             "vq",
-            Some((blosc2_vq::ffi::blosc2_vq_encoder, blosc2_vq::ffi::blosc2_vq_decoder)),
+            Some((
+                blosc2_vq::ffi::blosc2_vq_encoder,
+                blosc2_vq::ffi::blosc2_vq_decoder,
+            )),
         );
         assert!(rc >= 0);
         let values: Vec<u8> = (0..4 * 32 * 32)
             .flat_map(|i| (((i % 97) as f32 / 97.0).sin()).to_ne_bytes())
             .collect();
         let cb = &blosc2_vq_fuzz::codebooks()[1];
-        let array = host::compress_b2nd(&values, &[4, 32, 32], &[2, 32, 32], &[1, 32, 32], "<f4", 4, &[("vq", cb)], &Settings::default())
-            .expect("the fixture compresses");
+        let array = host::compress_b2nd(
+            &values,
+            &[4, 32, 32],
+            &[2, 32, 32],
+            &[1, 32, 32],
+            "<f4",
+            4,
+            &[("vq", cb)],
+            &Settings::default(),
+        )
+        .expect("the fixture compresses");
         let chunks = (0..array.nchunks()).map(|n| array.chunk(n)).collect();
         Fixture { array, chunks }
     })

@@ -22,24 +22,34 @@ pub fn codebooks() -> &'static [Vec<u8>] {
     static CB: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     CB.get_or_init(|| {
         let img = images();
-        let vol = ArrayD::from_shape_fn(IxDyn(&[2, 8, 8, 8]), |ix| ((ix[1] * 3 + ix[2] * 2 + ix[3]) % 7) as f64 / 7.0);
+        let vol = ArrayD::from_shape_fn(IxDyn(&[2, 8, 8, 8]), |ix| {
+            ((ix[1] * 3 + ix[2] * 2 + ix[3]) % 7) as f64 / 7.0
+        });
         vec![
-            CodebookParams::new(ModelParams::FuzzyCMeans(FuzzyCMeansParams::new(8).metric(Metric::Cosine).max_iter(10)))
-                .n_samples(200)
-                .fit(&img.view())
-                .unwrap()
-                .to_msgpack(),
-            CodebookParams::new(ModelParams::Archetypal(ArchetypalParams::new(6).max_iter(10)))
-                .n_samples(200)
-                .fit(&img.view())
-                .unwrap()
-                .to_msgpack(),
-            CodebookParams::new(ModelParams::Archetypal(ArchetypalParams::new(4).max_iter(5)))
-                .tile_shape(&[4, 4, 4])
-                .n_samples(100)
-                .fit(&vol.view())
-                .unwrap()
-                .to_msgpack(),
+            CodebookParams::new(ModelParams::FuzzyCMeans(
+                FuzzyCMeansParams::new(8)
+                    .metric(Metric::Cosine)
+                    .max_iter(10),
+            ))
+            .n_samples(200)
+            .fit(&img.view())
+            .unwrap()
+            .to_msgpack(),
+            CodebookParams::new(ModelParams::Archetypal(
+                ArchetypalParams::new(6).max_iter(10),
+            ))
+            .n_samples(200)
+            .fit(&img.view())
+            .unwrap()
+            .to_msgpack(),
+            CodebookParams::new(ModelParams::Archetypal(
+                ArchetypalParams::new(4).max_iter(5),
+            ))
+            .tile_shape(&[4, 4, 4])
+            .n_samples(100)
+            .fit(&vol.view())
+            .unwrap()
+            .to_msgpack(),
         ]
     })
 }
@@ -47,5 +57,10 @@ pub fn codebooks() -> &'static [Vec<u8>] {
 /// The prepared form of [`codebooks`].
 pub fn prepared() -> &'static [PreparedCodebook] {
     static P: OnceLock<Vec<PreparedCodebook>> = OnceLock::new();
-    P.get_or_init(|| codebooks().iter().map(|b| PreparedCodebook::from_msgpack(b).unwrap()).collect())
+    P.get_or_init(|| {
+        codebooks()
+            .iter()
+            .map(|b| PreparedCodebook::from_msgpack(b).unwrap())
+            .collect()
+    })
 }

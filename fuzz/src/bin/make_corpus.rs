@@ -16,7 +16,10 @@ fn main() {
     };
     // Real 32×32 face crops encoded with the fuzz codebooks.
     for (sel, cb) in blosc2_vq_fuzz::prepared().iter().enumerate().take(2) {
-        let layout = BlockLayout { shape: vec![32, 32], dtype: Dtype::Float32 };
+        let layout = BlockLayout {
+            shape: vec![32, 32],
+            dtype: Dtype::Float32,
+        };
         for img in 0..4 {
             let crop: Vec<u8> = (0..32)
                 .flat_map(|y| (0..32).map(move |x| (y, x)))
@@ -43,9 +46,17 @@ fn main() {
     }
     let mut geo = vec![4u8];
     geo.extend_from_slice(&(64u32 * 64 * 4).to_le_bytes());
-    geo.extend_from_slice(&[0x97, 0x00, 0x03, 0x93, 0xd3, 0, 0, 0, 0, 0, 0, 1, 0x90, 0xd3, 0, 0, 0, 0, 0, 0, 0, 0x40, 0xd3, 0, 0, 0, 0, 0, 0, 0, 0x40]);
-    geo.extend_from_slice(&[0x93, 0xd2, 0, 0, 0, 1, 0xd2, 0, 0, 0, 0x40, 0xd2, 0, 0, 0, 0x40]);
-    geo.extend_from_slice(&[0x93, 0xd2, 0, 0, 0, 1, 0xd2, 0, 0, 0, 0x40, 0xd2, 0, 0, 0, 0x40, 0x00, 0xdb, 0, 0, 0, 3, b'<', b'f', b'4']);
+    geo.extend_from_slice(&[
+        0x97, 0x00, 0x03, 0x93, 0xd3, 0, 0, 0, 0, 0, 0, 1, 0x90, 0xd3, 0, 0, 0, 0, 0, 0, 0, 0x40,
+        0xd3, 0, 0, 0, 0, 0, 0, 0, 0x40,
+    ]);
+    geo.extend_from_slice(&[
+        0x93, 0xd2, 0, 0, 0, 1, 0xd2, 0, 0, 0, 0x40, 0xd2, 0, 0, 0, 0x40,
+    ]);
+    geo.extend_from_slice(&[
+        0x93, 0xd2, 0, 0, 0, 1, 0xd2, 0, 0, 0, 0x40, 0xd2, 0, 0, 0, 0x40, 0x00, 0xdb, 0, 0, 0, 3,
+        b'<', b'f', b'4',
+    ]);
     write("b2nd_geometry", "faces".into(), &geo);
     write("frame_round_trip", "none".into(), &[0]);
     write("frame_round_trip", "one_flip".into(), &[1, 10, 0, 0x40]);
