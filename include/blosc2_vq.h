@@ -57,6 +57,10 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 // `blosc2_vq_train_params.model`: Archetypal Analysis.
 #define BLOSC2_VQ_MODEL_ARCHETYPAL 2
 
+// `blosc2_vq_train_params.model`: k-means (hard vector quantization, one codeword index per
+// tile; `n_prototypes` codewords, at most 1024).
+#define BLOSC2_VQ_MODEL_KMEANS 3
+
 // `blosc2_vq_train_params.metric`: euclidean distance.
 #define BLOSC2_VQ_METRIC_EUCLIDEAN 0
 
@@ -75,9 +79,9 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 // Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
 // then change what you need.
 typedef struct {
-  // `BLOSC2_VQ_MODEL_FUZZY_CMEANS` or `BLOSC2_VQ_MODEL_ARCHETYPAL`.
+  // `BLOSC2_VQ_MODEL_FUZZY_CMEANS`, `BLOSC2_VQ_MODEL_ARCHETYPAL` or `BLOSC2_VQ_MODEL_KMEANS`.
   int32_t model;
-  // Number of prototypes (centres or archetypes), 1 to 1024.
+  // Number of prototypes (centres, archetypes or codewords), 1 to 1024.
   int32_t n_prototypes;
   // Number of tile dimensions, 1 to 3 (the data's last axes).
   int32_t tile_ndim;

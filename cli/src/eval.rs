@@ -22,11 +22,19 @@ pub struct EvalArgs {
     #[arg(long, default_value = ".")]
     out_dir: PathBuf,
     /// vq models to sweep.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "aa,cmeans")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "aa,cmeans,kmeans"
+    )]
     models: Vec<Model>,
-    /// Prototype counts to sweep.
+    /// Prototype counts to sweep (aa, cmeans).
     #[arg(long, value_delimiter = ',', default_value = "16,36,64")]
     prototypes: Vec<usize>,
+    /// Codeword counts to sweep (kmeans).
+    #[arg(long, value_delimiter = ',', default_value = "16,64,256,1024")]
+    codewords: Vec<usize>,
     /// Weight bit depths to sweep (through codec_meta; no retraining).
     #[arg(long, value_delimiter = ',', default_value = "8,6,4,3")]
     bits: Vec<u8>,
@@ -40,7 +48,7 @@ pub struct EvalArgs {
     /// measure on the odd-indexed half).
     #[arg(long)]
     same_images: bool,
-    /// Training tiles per codebook.
+    /// Training tiles per codebook (k-means uses at least 40 per codeword).
     #[arg(long, default_value_t = 1000)]
     samples: usize,
     /// Threads for compression and decompression.
@@ -155,15 +163,27 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
 
     let mut rows = Vec::new();
     let train_dyn = train.mapv(f64::from).into_dyn();
-    let sweep = (args.models.len() * args.prototypes.len()) as u64;
+    let sizes = |m: Model| {
+        if m == Model::Kmeans {
+            &args.codewords
+        } else {
+            &args.prototypes
+        }
+    };
+    let sweep = args.models.iter().map(|&m| sizes(m).len()).sum::<usize>() as u64;
     let bar = progress(sweep, "codebooks");
     for &model in &args.models {
-        for &k in &args.prototypes {
+        for &k in sizes(model) {
             let params = TrainArgs {
                 model,
                 prototypes: k,
                 tile: crate::Shape(vec![4, 4]),
-                samples: args.samples,
+                // Hard VQ needs many tiles per codeword.
+                samples: if model == Model::Kmeans {
+                    args.samples.max(40 * k)
+                } else {
+                    args.samples
+                },
                 seed: 0,
                 fuzzifier: 2.0,
                 metric: crate::MetricArg::Cosine,
@@ -177,8 +197,15 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
             let family = match model {
                 Model::Aa => format!("vq AA k={k}"),
                 Model::Cmeans => format!("vq CMeans k={k}"),
+                Model::Kmeans => "vq k-means".to_string(),
             };
-            for &bits in &args.bits {
+            // Hard VQ has no weights to requantize: one point per codebook size.
+            let bit_depths: &[u8] = if model == Model::Kmeans {
+                &[0]
+            } else {
+                &args.bits
+            };
+            for &bits in bit_depths {
                 let s = Settings {
                     nthreads: args.nthreads,
                     codec_meta: bits,
@@ -204,9 +231,14 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
                     .chunks_exact(4)
                     .map(|c| f32::from_ne_bytes(c.try_into().unwrap()))
                     .collect();
+                let setting = if model == Model::Kmeans {
+                    format!("{k} codewords")
+                } else {
+                    format!("{bits}-bit weights")
+                };
                 rows.push(measure(
                     &family,
-                    format!("{bits}-bit weights"),
+                    setting,
                     arr.cbytes() as usize,
                     enc,
                     dec,

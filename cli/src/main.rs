@@ -5,7 +5,9 @@ mod data;
 mod eval;
 
 use blosc2_host as host;
-use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
+use blosc2_vq::train::{
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
+};
 use blosc2_vq::weights::Metric;
 use blosc2_vq::Codebook;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -34,6 +36,8 @@ pub enum Model {
     Aa,
     /// Fuzzy C-Means.
     Cmeans,
+    /// K-means: hard vector quantization (one codeword index per tile).
+    Kmeans,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -47,7 +51,7 @@ pub struct TrainArgs {
     /// The model.
     #[arg(long, value_enum, default_value = "aa")]
     pub model: Model,
-    /// Number of prototypes.
+    /// Number of prototypes (codewords for kmeans).
     #[arg(long, default_value_t = 36)]
     pub prototypes: usize,
     /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
@@ -85,6 +89,12 @@ impl TrainArgs {
             Model::Aa => ModelParams::Archetypal(
                 ArchetypalParams::new(self.prototypes)
                     .n_init(self.n_init)
+                    .max_iter(self.max_iter)
+                    .tol(self.tol)
+                    .seed(self.seed),
+            ),
+            Model::Kmeans => ModelParams::KMeans(
+                KMeansParams::new(self.prototypes)
                     .max_iter(self.max_iter)
                     .tol(self.tol)
                     .seed(self.seed),

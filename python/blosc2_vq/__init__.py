@@ -82,7 +82,8 @@ def last_error():
 
 
 _MODELS = {"aa": _clib.MODEL_ARCHETYPAL, "archetypal": _clib.MODEL_ARCHETYPAL,
-           "cmeans": _clib.MODEL_FUZZY_CMEANS, "fuzzy_cmeans": _clib.MODEL_FUZZY_CMEANS}
+           "cmeans": _clib.MODEL_FUZZY_CMEANS, "fuzzy_cmeans": _clib.MODEL_FUZZY_CMEANS,
+           "kmeans": _clib.MODEL_KMEANS}
 _METRICS = {"euclidean": _clib.METRIC_EUCLIDEAN, "cosine": _clib.METRIC_COSINE}
 
 
@@ -91,8 +92,9 @@ def train(data, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0
     """Trains a codebook on `data` and returns its bytes, ready for `meta={"vq": ...}`.
 
     `data` is a float32 or float64 array whose last `len(tile)` axes are image axes (leading
-    axes index images). `model` is "aa" (Archetypal Analysis; `n_init` restarts) or "cmeans"
-    (Fuzzy C-Means; fuzzifier `m`, `metric` "euclidean" or "cosine"). `n_samples` random tiles
+    axes index images). `model` is "aa" (Archetypal Analysis; `n_init` restarts), "cmeans"
+    (Fuzzy C-Means; fuzzifier `m`, `metric` "euclidean" or "cosine") or "kmeans" (hard vector
+    quantization: `n_prototypes` codewords, one index per tile). `n_samples` random tiles
     are drawn with `seed`.
     """
     import numpy as np
@@ -175,7 +177,7 @@ class Codebook:
             raise VQError(_clib.last_error_message())
         self.raw = raw
         self.format_version = info.format_version
-        self.kind = "archetypal" if info.model == _clib.MODEL_ARCHETYPAL else "fuzzy_cmeans"
+        self.kind = {_clib.MODEL_ARCHETYPAL: "archetypal", _clib.MODEL_KMEANS: "kmeans"}.get(info.model, "fuzzy_cmeans")
         self.tile_shape = tuple(info.tile_shape[i] for i in range(info.tile_ndim))
         self.mean = self.mean.reshape(self.tile_shape)
         self.scale = self.scale.reshape(self.tile_shape)

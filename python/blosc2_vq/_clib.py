@@ -6,6 +6,7 @@ LIBPATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libblosc2_vq
 
 MODEL_FUZZY_CMEANS = 1
 MODEL_ARCHETYPAL = 2
+MODEL_KMEANS = 3
 METRIC_EUCLIDEAN = 0
 METRIC_COSINE = 1
 DTYPE_FLOAT32 = 0

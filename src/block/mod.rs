@@ -6,13 +6,22 @@ pub mod header;
 
 pub use header::{payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION};
 
-use crate::codebook::PreparedCodebook;
+use crate::codebook::{ModelKind, PreparedCodebook};
 use crate::error::{Error, Result};
 use crate::tiles::{check_tile_fits, BlockLayout, Dtype, TileGrid};
 use crate::weights::quantize;
 
 /// Largest number of quantized weights one block may hold (guards allocations on decode).
 const MAX_WEIGHTS_PER_BLOCK: usize = 1 << 31;
+
+/// Bytes per codeword index for a k-means codebook of `k` codewords.
+fn index_width(k: usize) -> usize {
+    if k <= 256 {
+        1
+    } else {
+        2
+    }
+}
 
 /// Per-thread working buffers, reused from block to block: c-blosc2 calls the codec once per
 /// block from a few long-lived threads, and fresh zeroed buffers cost as much as LZ4.
@@ -122,18 +131,32 @@ fn encode_tiles(
     let tiles = sized(&mut scratch.tiles, n_tiles * p);
     grid.extract(values, tiles);
     cb.standardize(tiles);
-    let weights = sized(&mut scratch.weights, n_tiles * k);
-    cb.kernel.compute(tiles, p, weights);
-
-    // Prototype-major order: runs of one prototype's weights compress better.
-    let levels = sized(&mut scratch.levels, n_tiles * k);
-    let mut row = vec![0u8; k];
-    for (t, w) in weights.chunks_exact(k).enumerate() {
-        quantize::quantize(w, bits, &mut row);
-        for (j, &q) in row.iter().enumerate() {
-            levels[j * n_tiles + t] = q;
+    let (levels, bits) = if matches!(cb.codebook.model, ModelKind::KMeans) {
+        // Hard VQ: one codeword index per tile, little-endian, 1 byte up to 256 codewords
+        // (the index width, not weight bits, is what the header's bits field means here).
+        let width = index_width(k);
+        let mut idx = vec![0u16; n_tiles];
+        let mut dots = vec![0f32; k];
+        cb.kernel.nearest(tiles, p, &mut idx, &mut dots);
+        let levels = sized(&mut scratch.levels, n_tiles * width);
+        for (chunk, &i) in levels.chunks_exact_mut(width).zip(&idx) {
+            chunk.copy_from_slice(&i.to_le_bytes()[..width]);
         }
-    }
+        (&*levels, 8)
+    } else {
+        let weights = sized(&mut scratch.weights, n_tiles * k);
+        cb.kernel.compute(tiles, p, weights);
+        // Prototype-major order: runs of one prototype's weights compress better.
+        let levels = sized(&mut scratch.levels, n_tiles * k);
+        let mut row = vec![0u8; k];
+        for (t, w) in weights.chunks_exact(k).enumerate() {
+            quantize::quantize(w, bits, &mut row);
+            for (j, &q) in row.iter().enumerate() {
+                levels[j * n_tiles + t] = q;
+            }
+        }
+        (&*levels, bits)
+    };
 
     // The payload goes after the header, whose length depends only on ndim.
     let hlen = BlockHeader::len_for(shape.len());
@@ -214,8 +237,13 @@ pub fn decode_block(
     let n_tiles = grid.n_tiles();
     // LZ4 expands at most about 255:1, so a block cannot honestly hold more weights than that:
     // checking it before allocating keeps a forged shape from claiming gigabytes.
+    let per_tile = if matches!(cb.codebook.model, ModelKind::KMeans) {
+        index_width(k)
+    } else {
+        k
+    };
     let n_levels = n_tiles
-        .checked_mul(k)
+        .checked_mul(per_tile)
         .filter(|&l| {
             l <= MAX_WEIGHTS_PER_BLOCK && l <= payload.len().saturating_mul(255).saturating_add(16)
         })
@@ -249,6 +277,23 @@ fn decode_tiles(
         )));
     }
 
+    if matches!(cb.codebook.model, ModelKind::KMeans) {
+        let (k, width) = (cb.n_prototypes, index_width(cb.n_prototypes));
+        let tiles = sized(&mut scratch.tiles, n_tiles * p);
+        for (tile, chunk) in tiles.chunks_exact_mut(p).zip(levels.chunks_exact(width)) {
+            let mut b = [0u8; 2];
+            b[..width].copy_from_slice(chunk);
+            let j = u16::from_le_bytes(b) as usize;
+            if j >= k {
+                return Err(Error::CorruptBlock(format!("codeword index {j} of {k}")));
+            }
+            tile.copy_from_slice(&cb.codeword_tiles[j * p..(j + 1) * p]);
+        }
+        let values = sized(&mut scratch.values, grid.n_values());
+        grid.assemble(tiles, values);
+        header.dtype.write_f32(&values[..n], output);
+        return Ok(output.len());
+    }
     // Weights stay prototype-major, as stored.
     let weights = sized(&mut scratch.weights, n_levels);
     quantize::dequantize(levels, header.weight_bits, weights);

@@ -3,7 +3,7 @@
 //!
 //! Schema (a MessagePack map; see the README for the full table):
 //! `format_version`, `model` (`{kind: "fuzzy_cmeans", fuzzifier, metric}` or
-//! `{kind: "archetypal"}`), `training` (how it was made), `tile_shape`, `n_prototypes`,
+//! `{kind: "archetypal"}` or `{kind: "kmeans"}`), `training` (how it was made), `tile_shape`, `n_prototypes`,
 //! `scaler` (`{mean, scale}`), `prototypes` (row-major, standardized space), `weight_bits`,
 //! `fingerprint` (xxh3-64 of the map's MessagePack with `fingerprint = 0`).
 #![forbid(unsafe_code)]
@@ -42,6 +42,9 @@ pub enum ModelKind {
     },
     /// Archetypal Analysis: weights are the simplex least-squares coefficients.
     Archetypal,
+    /// K-means (hard vector quantization): one codeword index per tile.
+    #[serde(rename = "kmeans")]
+    KMeans,
 }
 
 impl ModelKind {
@@ -50,6 +53,7 @@ impl ModelKind {
         match self {
             ModelKind::FuzzyCMeans { .. } => 1,
             ModelKind::Archetypal => 2,
+            ModelKind::KMeans => 3,
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct PreparedCodebook {
     pub inv_scale: Vec<f32>,
     /// Prototypes multiplied by the scale: a tile is `mean + Σ w_j basis_j`.
     pub decode_basis: Vec<f32>,
+    /// Whole decoded tiles `mean + basis_j`, one per prototype (k-means decodes by lookup).
+    pub codeword_tiles: Vec<f32>,
     /// The per-tile weight computation.
     pub kernel: WeightKernel,
     /// The low 32 bits of the codebook fingerprint, stamped into every block.
@@ -45,7 +47,7 @@ impl PreparedCodebook {
             .iter()
             .map(|&s| (1.0 / s) as f32)
             .collect();
-        let decode_basis = codebook
+        let decode_basis: Vec<f32> = codebook
             .prototypes
             .chunks_exact(p)
             .flat_map(|row| {
@@ -61,12 +63,23 @@ impl PreparedCodebook {
                 fuzzifier,
                 metric,
             )),
+            ModelKind::KMeans => WeightKernel::Nearest(Memberships::new(
+                codebook.prototypes.iter().map(|&v| v as f32).collect(),
+                p,
+                2.0,
+                crate::weights::Metric::Euclidean,
+            )),
             ModelKind::Archetypal => WeightKernel::Archetypal {
                 archetypes: codebook.prototypes.clone(),
                 solver: SimplexSolver::new(&codebook.prototypes, k, p),
             },
         };
+        let codeword_tiles = decode_basis
+            .chunks_exact(p)
+            .flat_map(|b| b.iter().zip(&mean).map(|(&bv, &m)| m + bv))
+            .collect();
         PreparedCodebook {
+            codeword_tiles,
             tile_shape: codebook.tile_shape_usize(),
             n_features: p,
             n_prototypes: k,

@@ -10,7 +10,9 @@ pub mod abi;
 
 use crate::codec::{self, DecodeCall, EncodeCall};
 use crate::error::{Error, Result};
-use crate::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
+use crate::train::{
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
+};
 use crate::weights::Metric;
 use abi::{Blosc2CParams, Blosc2DParams};
 use std::cell::RefCell;
@@ -22,6 +24,9 @@ use std::sync::{Mutex, PoisonError};
 pub const BLOSC2_VQ_MODEL_FUZZY_CMEANS: i32 = 1;
 /// `blosc2_vq_train_params.model`: Archetypal Analysis.
 pub const BLOSC2_VQ_MODEL_ARCHETYPAL: i32 = 2;
+/// `blosc2_vq_train_params.model`: k-means (hard vector quantization, one codeword index per
+/// tile; `n_prototypes` codewords, at most 1024).
+pub const BLOSC2_VQ_MODEL_KMEANS: i32 = 3;
 /// `blosc2_vq_train_params.metric`: euclidean distance.
 pub const BLOSC2_VQ_METRIC_EUCLIDEAN: i32 = 0;
 /// `blosc2_vq_train_params.metric`: cosine distance.
@@ -38,9 +43,9 @@ pub const BLOSC2_VQ_CODEC_ID: i32 = 185;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct blosc2_vq_train_params {
-    /// `BLOSC2_VQ_MODEL_FUZZY_CMEANS` or `BLOSC2_VQ_MODEL_ARCHETYPAL`.
+    /// `BLOSC2_VQ_MODEL_FUZZY_CMEANS`, `BLOSC2_VQ_MODEL_ARCHETYPAL` or `BLOSC2_VQ_MODEL_KMEANS`.
     pub model: i32,
-    /// Number of prototypes (centres or archetypes), 1 to 1024.
+    /// Number of prototypes (centres, archetypes or codewords), 1 to 1024.
     pub n_prototypes: i32,
     /// Number of tile dimensions, 1 to 3 (the data's last axes).
     pub tile_ndim: i32,
@@ -253,7 +258,13 @@ pub unsafe extern "C" fn blosc2_vq_train_params_init(
         if params.is_null() {
             return Err(Error::NullPointer("params"));
         }
-        if model != BLOSC2_VQ_MODEL_FUZZY_CMEANS && model != BLOSC2_VQ_MODEL_ARCHETYPAL {
+        if ![
+            BLOSC2_VQ_MODEL_FUZZY_CMEANS,
+            BLOSC2_VQ_MODEL_ARCHETYPAL,
+            BLOSC2_VQ_MODEL_KMEANS,
+        ]
+        .contains(&model)
+        {
             return Err(Error::param("model", format!("unknown model {model}")));
         }
         let defaults = blosc2_vq_train_params {
@@ -409,6 +420,12 @@ fn codebook_params_from_c(p: &blosc2_vq_train_params) -> Result<CodebookParams> 
                 .tol(p.tol)
                 .seed(p.seed),
         ),
+        BLOSC2_VQ_MODEL_KMEANS => ModelParams::KMeans(
+            KMeansParams::new(k)
+                .max_iter(max_iter)
+                .tol(p.tol)
+                .seed(p.seed),
+        ),
         other => return Err(Error::param("model", format!("unknown model {other}"))),
     };
     let bits = u8::try_from(p.weight_bits)
@@ -555,6 +572,7 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
                 fuzzifier,
             ),
             crate::codebook::ModelKind::Archetypal => (BLOSC2_VQ_MODEL_ARCHETYPAL, 0, 0.0),
+            crate::codebook::ModelKind::KMeans => (BLOSC2_VQ_MODEL_KMEANS, 0, 0.0),
         };
         let mut tile_shape = [0i32; 3];
         for (t, &s) in tile_shape.iter_mut().zip(&cb.tile_shape) {

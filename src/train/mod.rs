@@ -3,10 +3,12 @@
 
 pub mod archetypal;
 pub mod cmeans;
+pub mod kmeans;
 pub mod sampling;
 
 pub use archetypal::{Archetypal, ArchetypalParams};
 pub use cmeans::{FuzzyCMeans, FuzzyCMeansParams};
+pub use kmeans::{KMeans, KMeansParams};
 pub use sampling::sample_tiles;
 
 use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo};
@@ -33,6 +35,8 @@ pub enum ModelParams {
     FuzzyCMeans(FuzzyCMeansParams),
     /// Archetypal Analysis.
     Archetypal(ArchetypalParams),
+    /// K-means (hard vector quantization).
+    KMeans(KMeansParams),
 }
 
 /// Everything needed to train a codebook from an array.
@@ -118,6 +122,7 @@ impl CodebookParams {
         match &self.model {
             ModelParams::FuzzyCMeans(p) => p.check(),
             ModelParams::Archetypal(p) => p.check(),
+            ModelParams::KMeans(p) => p.check(),
         }
     }
 
@@ -131,6 +136,7 @@ impl CodebookParams {
         match &self.model {
             ModelParams::FuzzyCMeans(p) => u64::from(p.get_max_iter()),
             ModelParams::Archetypal(p) => u64::from(p.get_max_iter()) * u64::from(p.get_n_init()),
+            ModelParams::KMeans(p) => u64::from(p.get_max_iter()),
         }
     }
 
@@ -153,6 +159,22 @@ impl CodebookParams {
                         fuzzifier: params.get_fuzzifier(),
                         metric: params.get_metric(),
                     },
+                    fit.centers().to_vec(),
+                    TrainingInfo {
+                        n_samples: n as u64,
+                        seed: params.get_seed(),
+                        max_iter: params.get_max_iter(),
+                        tol: params.get_tol(),
+                        n_init: 1,
+                        iterations: fit.iterations(),
+                        loss: fit.loss(),
+                    },
+                )
+            }
+            ModelParams::KMeans(params) => {
+                let fit = params.fit_observed(&x, p, observe)?;
+                (
+                    ModelKind::KMeans,
                     fit.centers().to_vec(),
                     TrainingInfo {
                         n_samples: n as u64,

@@ -66,6 +66,28 @@ impl<F: Float> Memberships<F> {
         self.norms.len()
     }
 
+    /// The index of the center nearest to `x` in euclidean distance (ties to the lowest
+    /// index); `scratch` holds `n_centers` values. Uses the squared norms, so build with
+    /// [`Metric::Euclidean`].
+    pub fn nearest(&self, x: &[F], scratch: &mut [F]) -> usize {
+        let k = self.n_centers();
+        scratch.fill(F::zero());
+        for (&xf, row) in x.iter().zip(self.centers_t.chunks_exact(k)) {
+            for (o, &c) in scratch.iter_mut().zip(row) {
+                *o = *o + xf * c;
+            }
+        }
+        // |x - c|² - |x|² = |c|² - 2 x·c
+        let mut best = (0, F::infinity());
+        for (j, (&dot, &cc)) in scratch.iter().zip(&self.norms).enumerate() {
+            let d = cc - (dot + dot);
+            if d < best.1 {
+                best = (j, d);
+            }
+        }
+        best.0
+    }
+
     /// Writes the memberships of `x` into `out` (`n_centers` values summing to 1).
     pub fn compute(&self, x: &[F], out: &mut [F]) {
         let k = self.n_centers();

@@ -14,6 +14,8 @@ pub use simplex::{SimplexSolver, SimplexWorkspace};
 pub enum WeightKernel {
     /// Fuzzy C-Means memberships.
     Fuzzy(Memberships<f32>),
+    /// K-means: the nearest codeword (a one-hot weight vector).
+    Nearest(Memberships<f32>),
     /// Archetypal Analysis: least squares on the simplex.
     Archetypal {
         /// The archetypes (`k × p`, standardized space).
@@ -27,8 +29,19 @@ impl WeightKernel {
     /// Number of prototypes (weights per tile).
     pub fn n_prototypes(&self) -> usize {
         match self {
-            WeightKernel::Fuzzy(m) => m.n_centers(),
+            WeightKernel::Fuzzy(m) | WeightKernel::Nearest(m) => m.n_centers(),
             WeightKernel::Archetypal { solver, .. } => solver.k(),
+        }
+    }
+
+    /// For k-means codebooks: the index of the nearest codeword of every tile (`n × p`,
+    /// standardized) into `out` (`n`); `scratch` holds `k` values.
+    pub fn nearest(&self, tiles: &[f32], p: usize, out: &mut [u16], scratch: &mut [f32]) {
+        let WeightKernel::Nearest(m) = self else {
+            panic!("nearest() needs a k-means codebook")
+        };
+        for (x, o) in tiles.chunks_exact(p).zip(out.iter_mut()) {
+            *o = m.nearest(x, scratch) as u16;
         }
     }
 
@@ -38,6 +51,13 @@ impl WeightKernel {
         let k = self.n_prototypes();
         debug_assert_eq!(tiles.len() / p, out.len() / k);
         match self {
+            WeightKernel::Nearest(m) => {
+                let mut scratch = vec![0f32; k];
+                for (x, w) in tiles.chunks_exact(p).zip(out.chunks_exact_mut(k)) {
+                    w.fill(0.0);
+                    w[m.nearest(x, &mut scratch)] = 1.0;
+                }
+            }
             WeightKernel::Fuzzy(m) => {
                 for (x, w) in tiles.chunks_exact(p).zip(out.chunks_exact_mut(k)) {
                     m.compute(x, w);

@@ -1,0 +1,308 @@
+//! K-means (Lloyd's algorithm with k-means++ seeding): hard vector quantization, one codeword
+//! index per tile.
+
+use crate::error::{Error, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// Rows per parallel task: fixed, so results do not depend on the thread count.
+const ROWS_PER_TASK: usize = 512;
+
+/// Parameters of k-means. Build with [`KMeansParams::new`] and the by-value setters;
+/// [`fit`](KMeansParams::fit) checks them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KMeansParams {
+    n_codewords: usize,
+    max_iter: u32,
+    tol: f64,
+    seed: u64,
+}
+
+impl KMeansParams {
+    /// `n_codewords` centres, 100 iterations, tolerance 1e-6, seed 0.
+    pub fn new(n_codewords: usize) -> Self {
+        KMeansParams {
+            n_codewords,
+            max_iter: 100,
+            tol: 1e-6,
+            seed: 0,
+        }
+    }
+
+    /// Iteration limit.
+    pub fn max_iter(mut self, max_iter: u32) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Stop when the relative improvement of the error falls below this.
+    pub fn tol(mut self, tol: f64) -> Self {
+        self.tol = tol;
+        self
+    }
+
+    /// Seed of the k-means++ initialization.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Number of codewords.
+    pub fn n_codewords(&self) -> usize {
+        self.n_codewords
+    }
+
+    /// The iteration limit.
+    pub fn get_max_iter(&self) -> u32 {
+        self.max_iter
+    }
+
+    /// The tolerance.
+    pub fn get_tol(&self) -> f64 {
+        self.tol
+    }
+
+    /// The seed.
+    pub fn get_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Validates every parameter, one error per bad field.
+    pub fn check(&self) -> Result<()> {
+        if self.n_codewords == 0 || self.n_codewords > crate::codebook::MAX_PROTOTYPES {
+            return Err(Error::param(
+                "n_codewords",
+                format!(
+                    "{} outside 1..={}",
+                    self.n_codewords,
+                    crate::codebook::MAX_PROTOTYPES
+                ),
+            ));
+        }
+        if self.max_iter == 0 {
+            return Err(Error::param("max_iter", "must be at least 1"));
+        }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return Err(Error::param(
+                "tol",
+                format!("{} must be finite and >= 0", self.tol),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fits codewords to standardized samples `x` (`n × p`, row-major).
+    pub fn fit(&self, x: &[f64], p: usize) -> Result<KMeans> {
+        self.fit_observed(x, p, &mut |_| {})
+    }
+
+    /// [`fit`](Self::fit), calling `observe` after every iteration.
+    pub fn fit_observed(
+        &self,
+        x: &[f64],
+        p: usize,
+        observe: &mut dyn FnMut(super::Progress),
+    ) -> Result<KMeans> {
+        self.check()?;
+        let n = x.len() / p.max(1);
+        let k = self.n_codewords;
+        if p == 0 || n < k {
+            return Err(Error::InvalidData(format!(
+                "{n} samples for {k} codewords: need at least as many samples as codewords"
+            )));
+        }
+        if x.iter().any(|v| !v.is_finite()) {
+            return Err(Error::InvalidData("samples contain NaN or infinity".into()));
+        }
+        let mut centers = plus_plus(x, n, p, k, self.seed);
+        let mut labels = vec![0u32; n];
+        let mut dist = vec![0f64; n];
+        let mut prev = f64::INFINITY;
+        let mut loss = f64::INFINITY;
+        let mut iterations = 0;
+        for _ in 0..self.max_iter {
+            iterations += 1;
+            assign(x, p, &centers, &mut labels, &mut dist);
+            loss = dist.iter().sum::<f64>() / (n * p) as f64;
+            observe(super::Progress {
+                run: 0,
+                iteration: iterations,
+                loss,
+            });
+            if prev.is_finite() && prev - loss <= self.tol * prev {
+                break;
+            }
+            prev = loss;
+            update(x, p, &labels, &dist, &mut centers);
+        }
+        Ok(KMeans {
+            centers,
+            iterations,
+            loss,
+        })
+    }
+}
+
+/// k-means++: each new centre drawn with probability proportional to the squared distance to
+/// the nearest chosen one.
+fn plus_plus(x: &[f64], n: usize, p: usize, k: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut centers = Vec::with_capacity(k * p);
+    let first = rng.random_range(0..n);
+    centers.extend_from_slice(&x[first * p..(first + 1) * p]);
+    let mut d2: Vec<f64> = x
+        .par_chunks(p)
+        .map(|xi| sq_dist(xi, &centers[..p]))
+        .collect();
+    for _ in 1..k {
+        let total: f64 = d2.iter().sum();
+        let pick = if total > 0.0 {
+            let mut target = rng.random::<f64>() * total;
+            let mut chosen = n - 1;
+            for (i, &d) in d2.iter().enumerate() {
+                if target < d {
+                    chosen = i;
+                    break;
+                }
+                target -= d;
+            }
+            chosen
+        } else {
+            rng.random_range(0..n)
+        };
+        let c = x[pick * p..(pick + 1) * p].to_vec();
+        d2.par_iter_mut()
+            .zip(x.par_chunks(p))
+            .for_each(|(d, xi)| *d = d.min(sq_dist(xi, &c)));
+        centers.extend_from_slice(&c);
+    }
+    centers
+}
+
+fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
+}
+
+/// Nearest centre of every sample (ties to the lowest index).
+fn assign(x: &[f64], p: usize, centers: &[f64], labels: &mut [u32], dist: &mut [f64]) {
+    labels
+        .par_chunks_mut(ROWS_PER_TASK)
+        .zip(dist.par_chunks_mut(ROWS_PER_TASK))
+        .zip(x.par_chunks(p * ROWS_PER_TASK))
+        .for_each(|((ls, ds), xs)| {
+            for ((l, d), xi) in ls.iter_mut().zip(ds.iter_mut()).zip(xs.chunks_exact(p)) {
+                let (best, bd) = nearest(xi, centers, p);
+                *l = best as u32;
+                *d = bd;
+            }
+        });
+}
+
+/// Index and squared distance of the centre nearest to `x`.
+pub(crate) fn nearest(x: &[f64], centers: &[f64], p: usize) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (j, c) in centers.chunks_exact(p).enumerate() {
+        let d = sq_dist(x, c);
+        if d < best.1 {
+            best = (j, d);
+        }
+    }
+    best
+}
+
+/// Centres to the means of their samples; an empty cluster takes the sample farthest from
+/// its centre (deterministically, the first such).
+fn update(x: &[f64], p: usize, labels: &[u32], dist: &[f64], centers: &mut [f64]) {
+    let k = centers.len() / p;
+    let mut sums = vec![0f64; k * p];
+    let mut counts = vec![0usize; k];
+    for (xi, &l) in x.chunks_exact(p).zip(labels) {
+        let l = l as usize;
+        counts[l] += 1;
+        for (s, &v) in sums[l * p..(l + 1) * p].iter_mut().zip(xi) {
+            *s += v;
+        }
+    }
+    let mut taken = vec![false; labels.len()];
+    for j in 0..k {
+        let c = &mut centers[j * p..(j + 1) * p];
+        if counts[j] > 0 {
+            for (cv, &s) in c.iter_mut().zip(&sums[j * p..(j + 1) * p]) {
+                *cv = s / counts[j] as f64;
+            }
+        } else if let Some(far) = (0..labels.len())
+            .filter(|&i| !taken[i])
+            .max_by(|&a, &b| dist[a].total_cmp(&dist[b]).then(b.cmp(&a)))
+        {
+            taken[far] = true;
+            c.copy_from_slice(&x[far * p..(far + 1) * p]);
+        }
+    }
+}
+
+/// A fitted k-means model.
+#[derive(Debug, Clone)]
+pub struct KMeans {
+    centers: Vec<f64>,
+    iterations: u32,
+    loss: f64,
+}
+
+impl KMeans {
+    /// The codewords (`k × p`, row-major, standardized space).
+    pub fn centers(&self) -> &[f64] {
+        &self.centers
+    }
+
+    /// Iterations run.
+    pub fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// Mean squared quantization error of the training samples (per value).
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_separated_clusters_and_is_deterministic() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let truth = [[-4.0, 0.0], [4.0, 0.0], [0.0, 6.0]];
+        let x: Vec<f64> = (0..300)
+            .flat_map(|i| {
+                let c = truth[i % 3];
+                [
+                    c[0] + rng.random_range(-0.3..0.3),
+                    c[1] + rng.random_range(-0.3..0.3),
+                ]
+            })
+            .collect();
+        let m = KMeansParams::new(3).seed(2).fit(&x, 2).unwrap();
+        for t in truth {
+            let (_, d) = nearest(&t, m.centers(), 2);
+            assert!(d < 0.05, "no codeword near {t:?}: {:?}", m.centers());
+        }
+        assert_eq!(
+            m.centers(),
+            KMeansParams::new(3).seed(2).fit(&x, 2).unwrap().centers()
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let x = vec![0.0; 20];
+        let name = |p: KMeansParams| match p.fit(&x, 2) {
+            Err(Error::InvalidParam { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name(KMeansParams::new(0)), "n_codewords");
+        assert_eq!(name(KMeansParams::new(2).max_iter(0)), "max_iter");
+        assert_eq!(name(KMeansParams::new(2).tol(f64::NAN)), "tol");
+    }
+}
