@@ -296,3 +296,52 @@ fn blocks_with_nan_are_stored_losslessly() {
     assert_ne!(rec[..4096], orig[..4096]);
     assert!(psnr(&orig[..4096], &rec[..4096], 1.0) > 25.0);
 }
+
+#[test]
+fn kmeans_hard_vq_round_trips_in_2d_and_3d() {
+    use blosc2_vq::train::KMeansParams;
+    let faces = olivetti();
+    let train = faces.slice(s![..200, .., ..]).mapv(f64::from).into_dyn();
+    let cb = CodebookParams::new(ModelParams::KMeans(KMeansParams::new(256).seed(0)))
+        .n_samples(20_000)
+        .fit(&train.view())
+        .unwrap();
+    assert_eq!(cb.n_prototypes, 256);
+    let test: Vec<f32> = faces.slice(s![200.., .., ..]).iter().copied().collect();
+    let (arr, out) = round_trip(
+        &f32_bytes(&test),
+        &[200, 64, 64],
+        &[16, 64, 64],
+        &[1, 64, 64],
+        "<f4",
+        4,
+        &cb.to_msgpack(),
+        &Settings::default(),
+    );
+    let p = psnr(&test, &bytes_f32(&out), 1.0);
+    let bpp = 32.0 / arr.cratio();
+    // One byte per 4×4 tile before LZ4: at most 0.5 bits per pixel plus headers.
+    assert!(bpp < 0.6 && p > 26.0, "k-means: {bpp:.3} bpp, {p:.2} dB");
+
+    let vols = volumes(4, 32);
+    let cb3 = CodebookParams::new(ModelParams::KMeans(KMeansParams::new(32)))
+        .tile_shape(&[4, 4, 4])
+        .n_samples(2000)
+        .fit(&vols.mapv(f64::from).into_dyn().view())
+        .unwrap()
+        .to_msgpack();
+    let data: Vec<f32> = vols.iter().copied().collect();
+    let (_, out) = round_trip(
+        &f32_bytes(&data),
+        &[4, 32, 32, 32],
+        &[1, 32, 32, 32],
+        &[1, 16, 16, 16],
+        "<f4",
+        4,
+        &cb3,
+        &Settings::default(),
+    );
+    let range = data.iter().copied().fold(f32::MIN, f32::max)
+        - data.iter().copied().fold(f32::MAX, f32::min);
+    assert!(psnr(&data, &bytes_f32(&out), f64::from(range)) > 20.0);
+}

@@ -7,10 +7,10 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let [sel, a, b, rest @ ..] = data else { return };
-    let cb = &blosc2_vq_fuzz::prepared()[*sel as usize % 3];
+    let cb = &blosc2_vq_fuzz::prepared()[*sel as usize % 4];
     let out_len = u16::from_le_bytes([*a, *b]) as usize;
     let mut out = vec![0u8; out_len];
-    let typesize = [None, Some(1), Some(2), Some(4), Some(8)][(*sel as usize & 0x7f) / 3 % 5];
+    let typesize = [None, Some(1), Some(2), Some(4), Some(8)][(*sel as usize & 0x7f) / 4 % 5];
     let mut block = rest.to_vec();
     if sel & 0x80 != 0 {
         if let Ok((_, hlen)) = blosc2_vq::block::BlockHeader::read(&block) {

@@ -3,7 +3,9 @@
 //! targets agree on the codebooks.
 
 use blosc2_vq::codebook::PreparedCodebook;
-use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
+use blosc2_vq::train::{
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
+};
 use blosc2_vq::weights::Metric;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::OnceLock;
@@ -16,8 +18,8 @@ fn images() -> ArrayD<f64> {
     })
 }
 
-/// The codebooks the targets use: Fuzzy C-Means (2-D tiles), Archetypal (2-D), and a 3-D
-/// Archetypal one.
+/// The codebooks the targets use: Fuzzy C-Means (2-D tiles), Archetypal (2-D), k-means (2-D)
+/// and a 3-D Archetypal one.
 pub fn codebooks() -> &'static [Vec<u8>] {
     static CB: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     CB.get_or_init(|| {

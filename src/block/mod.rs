@@ -355,6 +355,40 @@ mod tests {
     }
 
     #[test]
+    fn a_codeword_index_out_of_range_is_an_error() {
+        let mut cb = tiny_codebook().codebook;
+        cb.model = ModelKind::KMeans;
+        let cb = PreparedCodebook::new(
+            Codebook::new(
+                cb.model,
+                cb.training,
+                cb.tile_shape,
+                cb.scaler,
+                cb.prototypes,
+                8,
+            )
+            .unwrap(),
+        );
+        // Two codewords; a 2×2 block is one tile, whose index byte says 7.
+        let payload = lz4_flex::block::compress(&[7u8]);
+        let header = BlockHeader {
+            version: BLOCK_FORMAT_VERSION,
+            model: 3,
+            weight_bits: 8,
+            dtype: Dtype::Float32,
+            fingerprint32: cb.fingerprint32,
+            checksum: payload_checksum(&payload),
+            shape: vec![2, 2],
+        };
+        let mut block = vec![0u8; BlockHeader::len_for(2)];
+        header.write(&mut block).unwrap();
+        block.extend_from_slice(&payload);
+        let mut out = [0u8; 16];
+        let err = decode_block(&cb, &block, Some(4), &mut out).unwrap_err();
+        assert!(err.to_string().contains("codeword index 7"), "{err}");
+    }
+
+    #[test]
     fn decoding_never_writes_past_the_output() {
         let cb = tiny_codebook();
         let layout = BlockLayout {

@@ -27,7 +27,7 @@ fn main() {
                 .collect();
             let mut packed = vec![0u8; crop.len()];
             if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &crop, None, &mut packed) {
-                let mut input = vec![(sel + 3 * 3) as u8 | 0x80];
+                let mut input = vec![(sel + 4 * 3) as u8 | 0x80];
                 input.extend_from_slice(&(crop.len() as u16).to_le_bytes());
                 input.extend_from_slice(&packed[..n]);
                 write("decode_block", format!("face{sel}_{img}"), &input);
