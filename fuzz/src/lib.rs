@@ -44,6 +44,11 @@ pub fn codebooks() -> &'static [Vec<u8>] {
             .fit(&img.view())
             .unwrap()
             .to_msgpack(),
+            CodebookParams::new(ModelParams::KMeans(KMeansParams::new(16).max_iter(10)))
+                .n_samples(300)
+                .fit(&img.view())
+                .unwrap()
+                .to_msgpack(),
             CodebookParams::new(ModelParams::Archetypal(
                 ArchetypalParams::new(4).max_iter(5),
             ))
