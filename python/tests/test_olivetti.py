@@ -74,3 +74,14 @@ def test_float64_and_3d_tiles(faces):
     assert rec.dtype == np.float64 and rec.shape == vol.shape
     psnr = 10 * np.log10(np.ptp(vol) ** 2 / np.mean((vol - rec) ** 2))
     assert psnr > 25, psnr
+
+
+def test_kmeans_hard_vq(faces):
+    cb = blosc2_vq.train(faces[::2], model="kmeans", n_prototypes=256, n_samples=20000, seed=0)
+    assert blosc2_vq.Codebook.from_bytes(cb).kind == "kmeans"
+    test = faces[1::2]
+    arr = blosc2_vq.compress(test, cb, chunks=(16, 64, 64), blocks=(1, 64, 64))
+    rec = arr[:]
+    bpp = 32 / arr.schunk.cratio
+    psnr = 10 * np.log10(1 / np.mean((test - rec) ** 2))
+    assert bpp < 0.6 and psnr > 26, (bpp, psnr)
