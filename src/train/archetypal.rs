@@ -104,16 +104,7 @@ impl ArchetypalParams {
         if self.n_init == 0 {
             return Err(Error::param("n_init", "must be at least 1"));
         }
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", "must be at least 1"));
-        }
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(Error::param(
-                "tol",
-                format!("{} must be finite and >= 0", self.tol),
-            ));
-        }
-        Ok(())
+        super::check_stopping(self.max_iter, self.tol)
     }
 
     /// Fits archetypes to standardized samples `x` (`n × p`, row-major).

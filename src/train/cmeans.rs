@@ -110,16 +110,7 @@ impl FuzzyCMeansParams {
                 format!("{} must be finite and > 1", self.fuzzifier),
             ));
         }
-        if self.max_iter == 0 {
-            return Err(Error::param("max_iter", "must be at least 1"));
-        }
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(Error::param(
-                "tol",
-                format!("{} must be finite and >= 0", self.tol),
-            ));
-        }
-        Ok(())
+        super::check_stopping(self.max_iter, self.tol)
     }
 
     /// Fits the model to standardized samples `x` (`n × p`, row-major).

@@ -27,6 +27,21 @@ pub struct Progress {
     pub loss: f64,
 }
 
+/// The iteration limit and tolerance every model shares: at least one iteration, a finite
+/// non-negative tolerance.
+pub(crate) fn check_stopping(max_iter: u32, tol: f64) -> Result<()> {
+    if max_iter == 0 {
+        return Err(Error::param("max_iter", "must be at least 1"));
+    }
+    if !(tol >= 0.0 && tol.is_finite()) {
+        return Err(Error::param(
+            "tol",
+            format!("{tol} must be finite and >= 0"),
+        ));
+    }
+    Ok(())
+}
+
 /// Which model to train, with its parameters.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -151,57 +166,58 @@ impl CodebookParams {
         let n = x.len() / p;
         let scaler = Scaler::fit(&x, p);
         scaler.transform(&mut x);
+        // How a fit went, for the codebook's `training` record.
+        let info = |seed: u64, max_iter: u32, tol: f64, n_init: u32, iterations: u32, loss: f64| {
+            TrainingInfo {
+                n_samples: n as u64,
+                seed,
+                max_iter,
+                tol,
+                n_init,
+                iterations,
+                loss,
+            }
+        };
         let (model, prototypes, info) = match &self.model {
             ModelParams::FuzzyCMeans(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
-                (
-                    ModelKind::FuzzyCMeans {
-                        fuzzifier: params.get_fuzzifier(),
-                        metric: params.get_metric(),
-                    },
-                    fit.centers().to_vec(),
-                    TrainingInfo {
-                        n_samples: n as u64,
-                        seed: params.get_seed(),
-                        max_iter: params.get_max_iter(),
-                        tol: params.get_tol(),
-                        n_init: 1,
-                        iterations: fit.iterations(),
-                        loss: fit.loss(),
-                    },
-                )
+                let kind = ModelKind::FuzzyCMeans {
+                    fuzzifier: params.get_fuzzifier(),
+                    metric: params.get_metric(),
+                };
+                let record = info(
+                    params.get_seed(),
+                    params.get_max_iter(),
+                    params.get_tol(),
+                    1,
+                    fit.iterations(),
+                    fit.loss(),
+                );
+                (kind, fit.centers().to_vec(), record)
             }
             ModelParams::KMeans(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
-                (
-                    ModelKind::KMeans,
-                    fit.centers().to_vec(),
-                    TrainingInfo {
-                        n_samples: n as u64,
-                        seed: params.get_seed(),
-                        max_iter: params.get_max_iter(),
-                        tol: params.get_tol(),
-                        n_init: 1,
-                        iterations: fit.iterations(),
-                        loss: fit.loss(),
-                    },
-                )
+                let record = info(
+                    params.get_seed(),
+                    params.get_max_iter(),
+                    params.get_tol(),
+                    1,
+                    fit.iterations(),
+                    fit.loss(),
+                );
+                (ModelKind::KMeans, fit.centers().to_vec(), record)
             }
             ModelParams::Archetypal(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
-                (
-                    ModelKind::Archetypal,
-                    fit.archetypes().to_vec(),
-                    TrainingInfo {
-                        n_samples: n as u64,
-                        seed: params.get_seed(),
-                        max_iter: params.get_max_iter(),
-                        tol: params.get_tol(),
-                        n_init: params.get_n_init(),
-                        iterations: fit.iterations(),
-                        loss: fit.loss(),
-                    },
-                )
+                let record = info(
+                    params.get_seed(),
+                    params.get_max_iter(),
+                    params.get_tol(),
+                    params.get_n_init(),
+                    fit.iterations(),
+                    fit.loss(),
+                );
+                (ModelKind::Archetypal, fit.archetypes().to_vec(), record)
             }
         };
         Codebook::new(
