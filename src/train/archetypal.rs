@@ -91,16 +91,7 @@ impl ArchetypalParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        if self.n_archetypes == 0 || self.n_archetypes > crate::codebook::MAX_PROTOTYPES {
-            return Err(Error::param(
-                "n_archetypes",
-                format!(
-                    "{} outside 1..={}",
-                    self.n_archetypes,
-                    crate::codebook::MAX_PROTOTYPES
-                ),
-            ));
-        }
+        super::check_count("n_archetypes", self.n_archetypes)?;
         if self.n_init == 0 {
             return Err(Error::param("n_init", "must be at least 1"));
         }
@@ -120,16 +111,8 @@ impl ArchetypalParams {
         observe: &mut dyn FnMut(super::Progress),
     ) -> Result<Archetypal> {
         self.check()?;
-        let n = x.len() / p.max(1);
         let k = self.n_archetypes;
-        if p == 0 || n < k {
-            return Err(Error::InvalidData(format!(
-                "{n} samples for {k} archetypes: need at least as many samples as archetypes"
-            )));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidData("samples contain NaN or infinity".into()));
-        }
+        let n = super::check_samples(x, p, k, "archetypes")?;
         let mut best: Option<Archetypal> = None;
         for run in 0..self.n_init {
             let seed = self

@@ -94,16 +94,7 @@ impl FuzzyCMeansParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        if self.n_prototypes == 0 || self.n_prototypes > crate::codebook::MAX_PROTOTYPES {
-            return Err(Error::param(
-                "n_prototypes",
-                format!(
-                    "{} outside 1..={}",
-                    self.n_prototypes,
-                    crate::codebook::MAX_PROTOTYPES
-                ),
-            ));
-        }
+        super::check_count("n_prototypes", self.n_prototypes)?;
         if !(self.fuzzifier > 1.0 && self.fuzzifier.is_finite()) {
             return Err(Error::param(
                 "fuzzifier",
@@ -127,16 +118,8 @@ impl FuzzyCMeansParams {
         observe: &mut dyn FnMut(super::Progress),
     ) -> Result<FuzzyCMeans> {
         self.check()?;
-        let n = x.len() / p.max(1);
         let k = self.n_prototypes;
-        if p == 0 || n < k {
-            return Err(Error::InvalidData(format!(
-                "{n} samples for {k} prototypes: need at least as many samples as prototypes"
-            )));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidData("samples contain NaN or infinity".into()));
-        }
+        let n = super::check_samples(x, p, k, "prototypes")?;
         let m = self.fuzzifier;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut u: Vec<f64> = (0..n * k).map(|_| rng.random::<f64>() + 1e-3).collect();

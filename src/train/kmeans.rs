@@ -1,7 +1,7 @@
 //! K-means (Lloyd's algorithm with k-means++ seeding): hard vector quantization, one codeword
 //! index per tile.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -70,16 +70,7 @@ impl KMeansParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        if self.n_codewords == 0 || self.n_codewords > crate::codebook::MAX_PROTOTYPES {
-            return Err(Error::param(
-                "n_codewords",
-                format!(
-                    "{} outside 1..={}",
-                    self.n_codewords,
-                    crate::codebook::MAX_PROTOTYPES
-                ),
-            ));
-        }
+        super::check_count("n_codewords", self.n_codewords)?;
         super::check_stopping(self.max_iter, self.tol)
     }
 
@@ -96,16 +87,8 @@ impl KMeansParams {
         observe: &mut dyn FnMut(super::Progress),
     ) -> Result<KMeans> {
         self.check()?;
-        let n = x.len() / p.max(1);
         let k = self.n_codewords;
-        if p == 0 || n < k {
-            return Err(Error::InvalidData(format!(
-                "{n} samples for {k} codewords: need at least as many samples as codewords"
-            )));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            return Err(Error::InvalidData("samples contain NaN or infinity".into()));
-        }
+        let n = super::check_samples(x, p, k, "codewords")?;
         let mut centers = plus_plus(x, n, p, k, self.seed);
         let mut labels = vec![0u32; n];
         let mut dist = vec![0f64; n];
@@ -260,6 +243,7 @@ impl KMeans {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
 
     #[test]
     fn finds_separated_clusters_and_is_deterministic() {

@@ -42,6 +42,29 @@ pub(crate) fn check_stopping(max_iter: u32, tol: f64) -> Result<()> {
     Ok(())
 }
 
+/// A prototype count: 1 to [`MAX_PROTOTYPES`](crate::codebook::MAX_PROTOTYPES).
+pub(crate) fn check_count(name: &'static str, k: usize) -> Result<()> {
+    let max = crate::codebook::MAX_PROTOTYPES;
+    if k == 0 || k > max {
+        return Err(Error::param(name, format!("{k} outside 1..={max}")));
+    }
+    Ok(())
+}
+
+/// Training samples `x` (`n × p`): at least `k` of them, all finite. Returns `n`.
+pub(crate) fn check_samples(x: &[f64], p: usize, k: usize, noun: &str) -> Result<usize> {
+    let n = x.len() / p.max(1);
+    if p == 0 || n < k {
+        return Err(Error::InvalidData(format!(
+            "{n} samples for {k} {noun}: need at least as many samples as {noun}"
+        )));
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::InvalidData("samples contain NaN or infinity".into()));
+    }
+    Ok(n)
+}
+
 /// Which model to train, with its parameters.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
