@@ -61,6 +61,24 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 // tile; `n_prototypes` codewords, at most 1024).
 #define BLOSC2_VQ_MODEL_KMEANS 3
 
+// `blosc2_vq_train_params.model`: residual (multi-stage) vector quantization: `n_stages`
+// stages of `n_prototypes` codewords (at most 4096), optionally after removing the tile
+// mean quantized to `mean_bits`.
+#define BLOSC2_VQ_MODEL_RESIDUAL 4
+
+// `blosc2_vq_train_params.model`: a scalar quantizer (every value to one of
+// `2^scalar_bits` levels; the tile shape is ignored).
+#define BLOSC2_VQ_MODEL_SCALAR 5
+
+// `blosc2_vq_train_params.scalar_method`: equal-width bins.
+#define BLOSC2_VQ_SCALAR_UNIFORM 0
+
+// `blosc2_vq_train_params.scalar_method`: equal-count bins (levels at the bins' medians).
+#define BLOSC2_VQ_SCALAR_QUANTILE 1
+
+// `blosc2_vq_train_params.scalar_method`: Lloyd-Max (levels minimizing squared error).
+#define BLOSC2_VQ_SCALAR_LLOYD_MAX 2
+
 // `blosc2_vq_train_params.metric`: euclidean distance.
 #define BLOSC2_VQ_METRIC_EUCLIDEAN 0
 
@@ -79,9 +97,10 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 // Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
 // then change what you need.
 typedef struct {
-  // `BLOSC2_VQ_MODEL_FUZZY_CMEANS`, `BLOSC2_VQ_MODEL_ARCHETYPAL` or `BLOSC2_VQ_MODEL_KMEANS`.
+  // A `BLOSC2_VQ_MODEL_*` constant.
   int32_t model;
-  // Number of prototypes (centres, archetypes or codewords), 1 to 1024.
+  // Number of prototypes (centres, archetypes or codewords), 1 to 1024; for
+  // `BLOSC2_VQ_MODEL_RESIDUAL` the codewords per stage, 1 to 4096.
   int32_t n_prototypes;
   // Number of tile dimensions, 1 to 3 (the data's last axes).
   int32_t tile_ndim;
@@ -103,6 +122,20 @@ typedef struct {
   int32_t n_init;
   // Bits per quantized weight, 1 to 8.
   int32_t weight_bits;
+  // Residual VQ: number of stages, 1 to 16.
+  int32_t n_stages;
+  // Residual VQ: bits of the tile mean removed first (0: none), 0 to 12.
+  int32_t mean_bits;
+  // Scalar quantizer: `BLOSC2_VQ_SCALAR_*`.
+  int32_t scalar_method;
+  // Scalar quantizer: bits per value (`2^scalar_bits` levels), 1 to 12.
+  int32_t scalar_bits;
+  // Fuzzy C-Means and Archetypal Analysis: keep only this many of each tile's largest
+  // weights (sparse weights); 0 keeps them all.
+  int32_t kept_weights;
+  // If positive, code `log10(max(value, log10_floor))` (values at or below the floor
+  // decode as 0); 0 codes values as they are.
+  double log10_floor;
 } blosc2_vq_train_params;
 
 // What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
@@ -133,15 +166,27 @@ typedef struct {
   int32_t iterations;
   // Final training loss (mean squared error in standardized space).
   double loss;
+  // Residual VQ: number of stages (`n_prototypes` is the total); 1 for other models.
+  int32_t n_stages;
+  // Residual VQ: bits of the removed tile mean (0: none).
+  int32_t mean_bits;
+  // Scalar quantizer: `BLOSC2_VQ_SCALAR_*`; -1 for other models.
+  int32_t scalar_method;
+  // Sparse weights kept per tile (0: all).
+  int32_t kept_weights;
+  // The log10 transform's floor, or 0 without a transform.
+  double log10_floor;
 } blosc2_vq_codebook_info;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes, 4×4
-// tiles, 1000 training tiles, seed 0, 100 iterations, tolerance 1e-6, fuzzifier 2, cosine
-// metric, 1 initialization, 8-bit weights. Returns 0, or a negative code for a NULL
+// Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes (256
+// codewords per stage for residual VQ), 4×4 tiles, 1000 training tiles, seed 0, 100
+// iterations, tolerance 1e-6 (1e-4 for residual VQ), fuzzifier 2, cosine metric, 1
+// initialization, 8-bit weights, 2 residual stages without mean removal, 4-bit Lloyd-Max
+// scalar levels, dense weights, no transform. Returns 0, or a negative code for a NULL
 // pointer or an unknown model.
 //
 // # Safety

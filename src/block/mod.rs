@@ -1,21 +1,23 @@
-//! One Blosc2 block in, one packed block out (and back): tile → standardize → weights →
-//! quantize → LZ4, behind a [`BlockHeader`].
+//! One Blosc2 block in, one packed block out (and back): transform → tile → standardize →
+//! codes ([`payload`]) → LZ4, behind a [`BlockHeader`].
 #![forbid(unsafe_code)]
 
+pub mod bitpack;
 pub mod header;
+mod payload;
 
-pub use header::{payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION};
+pub use header::{payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION, FLAG_RAW_PAYLOAD};
 
 use crate::codebook::{ModelKind, PreparedCodebook};
 use crate::error::{Error, Result};
 use crate::tiles::{check_tile_fits, BlockLayout, Dtype, TileGrid};
 use crate::weights::quantize;
 
-/// Largest number of quantized weights one block may hold (guards allocations on decode).
+/// Largest number of codes one block may hold (guards allocations on decode).
 const MAX_WEIGHTS_PER_BLOCK: usize = 1 << 31;
 
-/// Bytes per codeword index for a k-means codebook of `k` codewords.
-fn index_width(k: usize) -> usize {
+/// Bytes per codeword index in format-1 k-means blocks.
+fn v1_index_width(k: usize) -> usize {
     if k <= 256 {
         1
     } else {
@@ -31,6 +33,8 @@ struct Scratch {
     tiles: Vec<f32>,
     weights: Vec<f32>,
     levels: Vec<u8>,
+    packed: Vec<u8>,
+    codes: payload::CodeScratch,
 }
 
 thread_local! {
@@ -68,7 +72,7 @@ pub enum Encoded {
 ///
 /// `layout` is the full block's shape and dtype; `input` may be shorter (c-blosc2's last
 /// block of a chunk), in which case the leading dimension shrinks. `weight_bits` overrides
-/// the codebook's bit depth when given.
+/// the codebook's bit depth when given (weight codebooks only).
 pub fn encode_block(
     cb: &PreparedCodebook,
     layout: &BlockLayout,
@@ -77,10 +81,20 @@ pub fn encode_block(
     output: &mut [u8],
 ) -> Result<Encoded> {
     let dtype = layout.dtype;
+    if weight_bits.is_some() && !cb.codebook.model.has_weights() {
+        return Err(Error::param(
+            "codec_meta",
+            format!(
+                "sets the weight bits, but a {} codebook has no weights (leave codec_meta at 0)",
+                cb.codebook.model.name()
+            ),
+        ));
+    }
     let bits = weight_bits.unwrap_or(cb.codebook.weight_bits);
     if !(1..=8).contains(&bits) {
         return Err(Error::param("weight_bits", format!("{bits} outside 1..=8")));
     }
+    let bits = payload::header_bits(cb, bits);
     if input.len() % dtype.size() != 0 {
         return Err(Error::InvalidGeometry(format!(
             "{} bytes is not a whole number of {}-byte items",
@@ -123,58 +137,43 @@ fn encode_tiles(
     if values[..n].iter().any(|v| !v.is_finite()) {
         return Ok(Encoded::NonFinite);
     }
+    cb.codebook.transform.forward(&mut values[..n]);
     let last = values[n - 1];
     values[n..].fill(last);
 
-    let (p, k) = (cb.n_features, cb.n_prototypes);
-    let n_tiles = grid.n_tiles();
-    let tiles = sized(&mut scratch.tiles, n_tiles * p);
+    let p = cb.n_features;
+    let tiles = sized(&mut scratch.tiles, grid.n_tiles() * p);
     grid.extract(values, tiles);
     cb.standardize(tiles);
-    let (levels, bits) = if matches!(cb.codebook.model, ModelKind::KMeans) {
-        // Hard VQ: one codeword index per tile, little-endian, 1 byte up to 256 codewords
-        // (the index width, not weight bits, is what the header's bits field means here).
-        let width = index_width(k);
-        let mut idx = vec![0u16; n_tiles];
-        let mut dots = vec![0f32; k];
-        cb.kernel.nearest(tiles, p, &mut idx, &mut dots);
-        let levels = sized(&mut scratch.levels, n_tiles * width);
-        for (chunk, &i) in levels.chunks_exact_mut(width).zip(&idx) {
-            chunk.copy_from_slice(&i.to_le_bytes()[..width]);
-        }
-        (&*levels, 8)
-    } else {
-        let weights = sized(&mut scratch.weights, n_tiles * k);
-        cb.kernel.compute(tiles, p, weights);
-        // Prototype-major order: runs of one prototype's weights compress better.
-        let levels = sized(&mut scratch.levels, n_tiles * k);
-        let mut row = vec![0u8; k];
-        for (t, w) in weights.chunks_exact(k).enumerate() {
-            quantize::quantize(w, bits, &mut row);
-            for (j, &q) in row.iter().enumerate() {
-                levels[j * n_tiles + t] = q;
-            }
-        }
-        (&*levels, bits)
-    };
+    let packed = &mut scratch.packed;
+    payload::encode(cb, tiles, bits, &mut scratch.codes, packed);
 
-    // The payload goes after the header, whose length depends only on ndim.
-    let hlen = BlockHeader::len_for(shape.len());
-    let Some(payload_room) = output.get_mut(hlen..) else {
-        return Ok(Encoded::DoesNotFit);
-    };
-    let Ok(payload_len) = lz4_flex::block::compress_into(levels, payload_room) else {
-        return Ok(Encoded::DoesNotFit);
-    };
-    let header = BlockHeader {
+    let mut header = BlockHeader {
         version: BLOCK_FORMAT_VERSION,
         model: cb.codebook.model.code(),
         weight_bits: bits,
         dtype,
         fingerprint32: cb.fingerprint32,
-        checksum: payload_checksum(&output[hlen..hlen + payload_len]),
+        checksum: 0,
+        flags: 0,
         shape,
     };
+    // The payload goes after the header, whose length depends only on the shape.
+    let hlen = header.encoded_len();
+    let Some(payload_room) = output.get_mut(hlen..) else {
+        return Ok(Encoded::DoesNotFit);
+    };
+    // LZ4 when it helps; codes that look random (residual stages) are kept as they are.
+    let payload_len = match lz4_flex::block::compress_into(packed, payload_room) {
+        Ok(len) if len < packed.len() => len,
+        _ if packed.len() <= payload_room.len() => {
+            payload_room[..packed.len()].copy_from_slice(packed);
+            header.flags |= FLAG_RAW_PAYLOAD;
+            packed.len()
+        }
+        _ => return Ok(Encoded::DoesNotFit),
+    };
+    header.checksum = payload_checksum(&output[hlen..hlen + payload_len]);
     header.write(output).expect("room was checked above");
     Ok(Encoded::Packed(hlen + payload_len))
 }
@@ -233,31 +232,83 @@ pub fn decode_block(
         )));
     }
     let grid = TileGrid::new(shape, &cb.tile_shape)?;
-    let k = cb.n_prototypes;
     let n_tiles = grid.n_tiles();
-    // LZ4 expands at most about 255:1, so a block cannot honestly hold more weights than that:
-    // checking it before allocating keeps a forged shape from claiming gigabytes.
-    let per_tile = if matches!(cb.codebook.model, ModelKind::KMeans) {
-        index_width(k)
-    } else {
-        k
+    let too_big = || {
+        Error::CorruptBlock(format!(
+            "shape {shape:?} needs more codes than a {}-byte payload can hold",
+            payload.len()
+        ))
     };
-    let n_levels = n_tiles
-        .checked_mul(per_tile)
-        .filter(|&l| {
-            l <= MAX_WEIGHTS_PER_BLOCK && l <= payload.len().saturating_mul(255).saturating_add(16)
-        })
-        .ok_or_else(|| {
-            Error::CorruptBlock(format!(
-                "shape {shape:?} needs more weights than a {}-byte payload can hold",
-                payload.len()
-            ))
-        })?;
-    with_scratch(|scratch| decode_tiles(cb, &grid, &header, payload, n_levels, n, output, scratch))
+    // LZ4 expands at most about 255:1, so a block cannot honestly hold more codes than that:
+    // checking it before allocating keeps a forged shape from claiming gigabytes.
+    let fits = |len: usize, raw: bool| {
+        len <= MAX_WEIGHTS_PER_BLOCK
+            && if raw {
+                len == payload.len()
+            } else {
+                len <= payload.len().saturating_mul(255).saturating_add(16)
+            }
+    };
+    if header.version == 1 {
+        let k = cb.n_prototypes;
+        let per_tile = match cb.codebook.model {
+            ModelKind::KMeans => v1_index_width(k),
+            ModelKind::FuzzyCMeans { .. } | ModelKind::Archetypal => k,
+            _ => {
+                return Err(Error::CorruptBlock(
+                    "a format-1 block for a kind format 1 did not have".into(),
+                ))
+            }
+        };
+        let n_levels = n_tiles
+            .checked_mul(per_tile)
+            .filter(|&l| fits(l, false))
+            .ok_or_else(too_big)?;
+        return with_scratch(|scratch| {
+            decode_tiles_v1(cb, &grid, &header, payload, n_levels, n, output, scratch)
+        });
+    }
+    let expected_bits = payload::header_bits(cb, header.weight_bits);
+    if header.weight_bits != expected_bits
+        || (cb.codebook.model.has_weights() && header.weight_bits > 8)
+    {
+        return Err(Error::CorruptBlock(format!(
+            "{} bits per code, but this codebook's blocks use {expected_bits}",
+            header.weight_bits
+        )));
+    }
+    let raw = header.flags & FLAG_RAW_PAYLOAD != 0;
+    let packed_len = payload::packed_size(cb, n_tiles, header.weight_bits)
+        .filter(|&l| fits(l, raw))
+        .ok_or_else(too_big)?;
+    with_scratch(|scratch| {
+        let packed = if raw {
+            payload
+        } else {
+            let packed = sized(&mut scratch.packed, packed_len);
+            let got = lz4_flex::block::decompress_into(payload, packed)
+                .map_err(|e| Error::CorruptBlock(format!("codes do not decompress: {e}")))?;
+            if got != packed_len {
+                return Err(Error::TruncatedBlock(format!(
+                    "{got} bytes of codes decompressed, {packed_len} expected"
+                )));
+            }
+            &scratch.packed[..packed_len]
+        };
+        let p = cb.n_features;
+        let tiles = sized(&mut scratch.tiles, n_tiles * p);
+        payload::decode(cb, packed, header.weight_bits, &mut scratch.codes, tiles)?;
+        let values = sized(&mut scratch.values, grid.n_values());
+        grid.assemble(tiles, values);
+        cb.codebook.transform.inverse(&mut values[..n]);
+        dtype.write_f32(&values[..n], output);
+        Ok(output.len())
+    })
 }
 
+/// Format 1: one byte per weight (or 1–2 bytes per k-means index), always LZ4.
 #[allow(clippy::too_many_arguments)]
-fn decode_tiles(
+fn decode_tiles_v1(
     cb: &PreparedCodebook,
     grid: &TileGrid,
     header: &BlockHeader,
@@ -278,7 +329,7 @@ fn decode_tiles(
     }
 
     if matches!(cb.codebook.model, ModelKind::KMeans) {
-        let (k, width) = (cb.n_prototypes, index_width(cb.n_prototypes));
+        let (k, width) = (cb.n_prototypes, v1_index_width(cb.n_prototypes));
         let tiles = sized(&mut scratch.tiles, n_tiles * p);
         for (tile, chunk) in tiles.chunks_exact_mut(p).zip(levels.chunks_exact(width)) {
             let mut b = [0u8; 2];
@@ -337,55 +388,83 @@ mod tests {
     fn forged_huge_shape_is_refused_before_allocating() {
         let cb = tiny_codebook();
         let payload = [0u8; 8];
+        for version in [1, 2] {
+            let header = BlockHeader {
+                version,
+                model: cb.codebook.model.code(),
+                weight_bits: 8,
+                dtype: Dtype::Uint8,
+                fingerprint32: cb.fingerprint32,
+                checksum: payload_checksum(&payload),
+                flags: 0,
+                shape: vec![1, i32::MAX as usize],
+            };
+            let mut block = vec![0u8; header.encoded_len()];
+            header.write(&mut block).unwrap();
+            block.extend_from_slice(&payload);
+            let mut out = [0u8; 100];
+            let err = decode_block(&cb, &block, Some(1), &mut out).unwrap_err();
+            assert!(matches!(err, Error::CorruptBlock(_)), "{err}");
+        }
+    }
+
+    fn kmeans_codebook(prototypes: Vec<f64>) -> PreparedCodebook {
+        PreparedCodebook::new(
+            Codebook::new(
+                ModelKind::KMeans,
+                TrainingInfo::default(),
+                vec![2, 2],
+                Scaler {
+                    mean: vec![0.0; 4],
+                    scale: vec![1.0; 4],
+                },
+                prototypes,
+                8,
+            )
+            .unwrap(),
+        )
+    }
+
+    fn block_with(
+        version: u8,
+        bits: u8,
+        cb: &PreparedCodebook,
+        payload: &[u8],
+        flags: u8,
+    ) -> Vec<u8> {
         let header = BlockHeader {
-            version: BLOCK_FORMAT_VERSION,
-            model: cb.codebook.model.code(),
-            weight_bits: 8,
-            dtype: Dtype::Uint8,
+            version,
+            model: 3,
+            weight_bits: bits,
+            dtype: Dtype::Float32,
             fingerprint32: cb.fingerprint32,
-            checksum: payload_checksum(&payload),
-            shape: vec![1, i32::MAX as usize],
+            checksum: payload_checksum(payload),
+            flags,
+            shape: vec![2, 2],
         };
-        let mut block = vec![0u8; BlockHeader::len_for(2)];
+        let mut block = vec![0u8; header.encoded_len()];
         header.write(&mut block).unwrap();
-        block.extend_from_slice(&payload);
-        let mut out = [0u8; 100];
-        let err = decode_block(&cb, &block, Some(1), &mut out).unwrap_err();
-        assert!(matches!(err, Error::CorruptBlock(_)), "{err}");
+        block.extend_from_slice(payload);
+        block
     }
 
     #[test]
     fn a_codeword_index_out_of_range_is_an_error() {
-        let mut cb = tiny_codebook().codebook;
-        cb.model = ModelKind::KMeans;
-        let cb = PreparedCodebook::new(
-            Codebook::new(
-                cb.model,
-                cb.training,
-                cb.tile_shape,
-                cb.scaler,
-                cb.prototypes,
-                8,
-            )
-            .unwrap(),
-        );
-        // Two codewords; a 2×2 block is one tile, whose index byte says 7.
-        let payload = lz4_flex::block::compress(&[7u8]);
-        let header = BlockHeader {
-            version: BLOCK_FORMAT_VERSION,
-            model: 3,
-            weight_bits: 8,
-            dtype: Dtype::Float32,
-            fingerprint32: cb.fingerprint32,
-            checksum: payload_checksum(&payload),
-            shape: vec![2, 2],
-        };
-        let mut block = vec![0u8; BlockHeader::len_for(2)];
-        header.write(&mut block).unwrap();
-        block.extend_from_slice(&payload);
+        // Format 1, two codewords; a 2×2 block is one tile, whose index byte says 7.
+        let cb = kmeans_codebook(vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+        let block = block_with(1, 8, &cb, &lz4_flex::block::compress(&[7u8]), 0);
         let mut out = [0u8; 16];
         let err = decode_block(&cb, &block, Some(4), &mut out).unwrap_err();
         assert!(err.to_string().contains("codeword index 7"), "{err}");
+        // Format 2, three codewords in 2-bit indexes: index 3 does not exist.
+        let cb = kmeans_codebook((0..12).map(f64::from).collect());
+        let block = block_with(2, 2, &cb, &[3u8], FLAG_RAW_PAYLOAD);
+        let err = decode_block(&cb, &block, Some(4), &mut out).unwrap_err();
+        assert!(err.to_string().contains("codeword index 3 of 3"), "{err}");
+        // The bits field must be the codebook's index width.
+        let block = block_with(2, 8, &cb, &[1u8], FLAG_RAW_PAYLOAD);
+        let err = decode_block(&cb, &block, Some(4), &mut out).unwrap_err();
+        assert!(err.to_string().contains("bits per code"), "{err}");
     }
 
     #[test]

@@ -3,26 +3,42 @@
 //!
 //! Schema (a MessagePack map; see the README for the full table):
 //! `format_version`, `model` (`{kind: "fuzzy_cmeans", fuzzifier, metric}` or
-//! `{kind: "archetypal"}` or `{kind: "kmeans"}`), `training` (how it was made), `tile_shape`, `n_prototypes`,
-//! `scaler` (`{mean, scale}`), `prototypes` (row-major, standardized space), `weight_bits`,
-//! `fingerprint` (xxh3-64 of the map's MessagePack with `fingerprint = 0`).
+//! `{kind: "archetypal"}`, `{kind: "kmeans"}`, `{kind: "residual", n_stages, mean_bits, mean_min,
+//! mean_max}` or `{kind: "scalar", method}`), `training` (how it was made), `tile_shape`,
+//! `n_prototypes`, `scaler` (`{mean, scale}`), `prototypes` (row-major, standardized space),
+//! `weight_bits`, then from format 2 and only when not their defaults `kept_weights` and
+//! `transform`, and `fingerprint` (xxh3-64 of the map's MessagePack with `fingerprint = 0`).
+//!
+//! Fields added in format 2 are left out of the MessagePack when they hold their defaults, so
+//! a format-1 codebook re-serializes to its own bytes and keeps its fingerprint.
 #![forbid(unsafe_code)]
 
 pub mod cache;
 pub mod prepared;
 pub mod scaler;
+pub mod transform;
 
 pub use prepared::PreparedCodebook;
 pub use scaler::Scaler;
+pub use transform::Transform;
 
 use crate::error::{Error, Result};
 use crate::weights::Metric;
 use serde::{Deserialize, Serialize};
 
 /// The newest codebook format this build writes and reads.
-pub const CODEBOOK_FORMAT_VERSION: u32 = 1;
-/// Most prototypes a codebook may hold.
+pub const CODEBOOK_FORMAT_VERSION: u32 = 2;
+/// Most prototypes a weight codebook (Fuzzy C-Means, Archetypal Analysis) or a k-means
+/// codebook may hold.
 pub const MAX_PROTOTYPES: usize = 1024;
+/// Most codewords one stage of a residual codebook may hold (12-bit indexes).
+pub const MAX_STAGE_CODEWORDS: usize = 4096;
+/// Most stages of a residual codebook.
+pub const MAX_STAGES: usize = 16;
+/// Most bits per index of a scalar quantizer (`2^bits` levels).
+pub const MAX_SCALAR_BITS: u8 = 12;
+/// Most bits of a residual codebook's quantized tile mean.
+pub const MAX_MEAN_BITS: u8 = 12;
 /// Most values a tile may hold.
 pub const MAX_TILE_VALUES: usize = 4096;
 /// Largest codebook accepted, in bytes (a guard against absurd metalayers).
@@ -45,6 +61,39 @@ pub enum ModelKind {
     /// K-means (hard vector quantization): one codeword index per tile.
     #[serde(rename = "kmeans")]
     KMeans,
+    /// Residual (multi-stage) vector quantization: stage `s` quantizes what stages `0..s` left,
+    /// one codeword index per tile and stage. The prototypes are the stages' codebooks one
+    /// after the other (`n_stages × codewords per stage` rows).
+    Residual {
+        /// Number of stages.
+        n_stages: u32,
+        /// Bits of the per-tile mean removed before the first stage (0: none, plain
+        /// residual VQ; otherwise mean-removed VQ).
+        mean_bits: u8,
+        /// Lowest quantized tile mean (standardized units).
+        mean_min: f64,
+        /// Highest quantized tile mean (standardized units).
+        mean_max: f64,
+    },
+    /// A scalar quantizer: every value on its own to the nearest of `n_prototypes` levels
+    /// (the prototypes, ascending, on 1-value tiles).
+    Scalar {
+        /// How the levels were placed.
+        method: ScalarMethod,
+    },
+}
+
+/// How a scalar quantizer places its levels (scikit-learn's KBinsDiscretizer strategies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ScalarMethod {
+    /// Equal-width bins between the minimum and the maximum, each level at its bin's centre.
+    Uniform,
+    /// Equal-count bins, each level at the median of its bin.
+    Quantile,
+    /// Lloyd-Max: the levels minimizing mean squared error (1-D k-means).
+    LloydMax,
 }
 
 impl ModelKind {
@@ -54,7 +103,35 @@ impl ModelKind {
             ModelKind::FuzzyCMeans { .. } => 1,
             ModelKind::Archetypal => 2,
             ModelKind::KMeans => 3,
+            ModelKind::Residual { .. } => 4,
+            ModelKind::Scalar { .. } => 5,
         }
+    }
+
+    /// The kind's name in the MessagePack schema (`fuzzy_cmeans`, `archetypal`, `kmeans`,
+    /// `residual`, `scalar`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelKind::FuzzyCMeans { .. } => "fuzzy_cmeans",
+            ModelKind::Archetypal => "archetypal",
+            ModelKind::KMeans => "kmeans",
+            ModelKind::Residual { .. } => "residual",
+            ModelKind::Scalar { .. } => "scalar",
+        }
+    }
+
+    /// Whether blocks hold weights (Fuzzy C-Means, Archetypal Analysis) rather than indexes.
+    pub fn has_weights(&self) -> bool {
+        matches!(self, ModelKind::FuzzyCMeans { .. } | ModelKind::Archetypal)
+    }
+}
+
+/// Bits needed to store an index below `n` (at least 1).
+pub const fn index_bits(n: usize) -> u8 {
+    if n <= 2 {
+        1
+    } else {
+        (usize::BITS - (n - 1).leading_zeros()) as u8
     }
 }
 
@@ -94,8 +171,15 @@ pub struct Codebook {
     pub scaler: Scaler,
     /// Prototypes in standardized space, `n_prototypes × tile values`, row-major.
     pub prototypes: Vec<f64>,
-    /// Bits per quantized weight (1 to 8).
+    /// Bits per quantized weight (1 to 8; weight codebooks only).
     pub weight_bits: u8,
+    /// Sparse weights: how many of the largest weights of a tile are kept (renormalized to
+    /// sum to 1, stored as index and value); 0 keeps them all. Weight codebooks only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept_weights: u32,
+    /// The value transform applied before tiling (and inverted after decoding).
+    #[serde(default, skip_serializing_if = "Transform::is_identity")]
+    pub transform: Transform,
     /// xxh3-64 of this codebook's MessagePack with `fingerprint = 0`.
     pub fingerprint: u64,
 }
@@ -121,11 +205,50 @@ impl Codebook {
             scaler,
             prototypes,
             weight_bits,
+            kept_weights: 0,
+            transform: Transform::Identity,
             fingerprint: 0,
         };
         cb.validate()?;
         cb.fingerprint = cb.compute_fingerprint();
         Ok(cb)
+    }
+
+    /// The same codebook with sparse weights: keep the `kept` largest weights of every tile
+    /// (0 keeps them all). Re-validated and re-fingerprinted; no retraining.
+    pub fn with_kept_weights(self, kept: u32) -> Result<Self> {
+        self.resealed(|cb| cb.kept_weights = kept)
+    }
+
+    /// The same codebook with another weight bit depth (1 to 8).
+    pub fn with_weight_bits(self, bits: u8) -> Result<Self> {
+        self.resealed(|cb| cb.weight_bits = bits)
+    }
+
+    /// The same codebook with a value transform. Only meaningful before training: the
+    /// scaler and prototypes live in the transformed space.
+    pub(crate) fn with_transform(self, transform: Transform) -> Result<Self> {
+        self.resealed(|cb| cb.transform = transform)
+    }
+
+    /// Applies `edit`, then brings the format version up to date, validates and
+    /// re-fingerprints.
+    fn resealed(mut self, edit: impl FnOnce(&mut Self)) -> Result<Self> {
+        edit(&mut self);
+        self.format_version = CODEBOOK_FORMAT_VERSION;
+        self.validate()?;
+        self.fingerprint = self.compute_fingerprint();
+        Ok(self)
+    }
+
+    /// Codewords per stage (residual codebooks) or prototypes.
+    pub fn codewords_per_stage(&self) -> usize {
+        match self.model {
+            ModelKind::Residual { n_stages, .. } => {
+                self.n_prototypes as usize / (n_stages as usize).max(1)
+            }
+            _ => self.n_prototypes as usize,
+        }
     }
 
     /// Values per tile.
@@ -207,8 +330,13 @@ impl Codebook {
             ));
         };
         let k = self.n_prototypes as usize;
-        if k == 0 || k > MAX_PROTOTYPES {
-            return bad(format!("n_prototypes {k} outside 1..={MAX_PROTOTYPES}"));
+        let max_k = match self.model {
+            ModelKind::Residual { .. } => MAX_STAGES * MAX_STAGE_CODEWORDS,
+            ModelKind::Scalar { .. } => 1 << MAX_SCALAR_BITS,
+            _ => MAX_PROTOTYPES,
+        };
+        if k == 0 || k > max_k {
+            return bad(format!("n_prototypes {k} outside 1..={max_k}"));
         }
         if self.prototypes.len() != k * n_features {
             return bad(format!(
@@ -223,13 +351,93 @@ impl Codebook {
         if !(1..=8).contains(&self.weight_bits) {
             return bad(format!("weight_bits {} outside 1..=8", self.weight_bits));
         }
-        if let ModelKind::FuzzyCMeans { fuzzifier, .. } = self.model {
-            if !(fuzzifier > 1.0 && fuzzifier.is_finite()) {
-                return bad(format!("fuzzifier {fuzzifier} must be finite and > 1"));
+        self.validate_kind(k, n_features)?;
+        if self.kept_weights != 0 {
+            if !self.model.has_weights() {
+                return bad(format!(
+                    "kept_weights {} on a {:?} codebook, which has no weights",
+                    self.kept_weights, self.model
+                ));
             }
+            if self.kept_weights as usize >= k {
+                return bad(format!(
+                    "kept_weights {} must be below n_prototypes {k} (0 keeps all)",
+                    self.kept_weights
+                ));
+            }
+        }
+        self.transform.validate()?;
+        if self.format_version < 2
+            && (self.kept_weights != 0
+                || !self.transform.is_identity()
+                || matches!(
+                    self.model,
+                    ModelKind::Residual { .. } | ModelKind::Scalar { .. }
+                ))
+        {
+            return bad(format!(
+                "format {} cannot hold residual or scalar kinds, sparse weights or transforms",
+                self.format_version
+            ));
         }
         Ok(())
     }
+
+    fn validate_kind(&self, k: usize, n_features: usize) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidCodebook(m));
+        match self.model {
+            ModelKind::FuzzyCMeans { fuzzifier, .. } => {
+                if !(fuzzifier > 1.0 && fuzzifier.is_finite()) {
+                    return bad(format!("fuzzifier {fuzzifier} must be finite and > 1"));
+                }
+            }
+            ModelKind::Residual {
+                n_stages,
+                mean_bits,
+                mean_min,
+                mean_max,
+            } => {
+                let s = n_stages as usize;
+                if s == 0 || s > MAX_STAGES || k % s != 0 {
+                    return bad(format!(
+                        "n_stages {s}: 1..={MAX_STAGES}, dividing n_prototypes {k}"
+                    ));
+                }
+                if k / s > MAX_STAGE_CODEWORDS {
+                    return bad(format!(
+                        "{} codewords per stage, over {MAX_STAGE_CODEWORDS}",
+                        k / s
+                    ));
+                }
+                if mean_bits > MAX_MEAN_BITS {
+                    return bad(format!("mean_bits {mean_bits} outside 0..={MAX_MEAN_BITS}"));
+                }
+                if !(mean_min.is_finite() && mean_max.is_finite() && mean_min <= mean_max) {
+                    return bad(format!("mean range [{mean_min}, {mean_max}]"));
+                }
+            }
+            ModelKind::Scalar { .. } => {
+                if n_features != 1 {
+                    return bad(format!(
+                        "a scalar quantizer works on 1-value tiles, not {:?}",
+                        self.tile_shape
+                    ));
+                }
+                if self.scaler.mean != [0.0] || self.scaler.scale != [1.0] {
+                    return bad("a scalar quantizer's scaler must be the identity".into());
+                }
+                if self.prototypes.windows(2).any(|w| w[0] > w[1]) {
+                    return bad("scalar levels must be ascending".into());
+                }
+            }
+            ModelKind::Archetypal | ModelKind::KMeans => {}
+        }
+        Ok(())
+    }
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 /// Strips a MessagePack `bin` header if the bytes are one whole `bin` object.

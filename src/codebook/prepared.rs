@@ -3,7 +3,9 @@
 
 use super::{Codebook, ModelKind};
 use crate::error::Result;
-use crate::weights::{Memberships, SimplexSolver, WeightKernel};
+use crate::weights::{
+    MeanQuantizer, Memberships, ResidualStages, ScalarLevels, SimplexSolver, WeightKernel,
+};
 
 /// A validated codebook with its per-block constants precomputed.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct PreparedCodebook {
     pub mean: Vec<f32>,
     /// Per-value `1 / scale`.
     pub inv_scale: Vec<f32>,
+    /// Per-value scale (a residual codebook's tile mean is `mean + m · scale`).
+    pub scale: Vec<f32>,
     /// Prototypes multiplied by the scale: a tile is `mean + Σ w_j basis_j`.
     pub decode_basis: Vec<f32>,
     /// Whole decoded tiles `mean + basis_j`, one per prototype (k-means decodes by lookup).
@@ -41,6 +45,7 @@ impl PreparedCodebook {
         let p = codebook.n_features();
         let k = codebook.n_prototypes as usize;
         let mean: Vec<f32> = codebook.scaler.mean.iter().map(|&m| m as f32).collect();
+        let scale = codebook.scaler.scale.iter().map(|&s| s as f32).collect();
         let inv_scale = codebook
             .scaler
             .scale
@@ -73,6 +78,24 @@ impl PreparedCodebook {
                 archetypes: codebook.prototypes.clone(),
                 solver: SimplexSolver::new(&codebook.prototypes, k, p),
             },
+            ModelKind::Residual {
+                n_stages,
+                mean_bits,
+                mean_min,
+                mean_max,
+            } => WeightKernel::Residual(ResidualStages::new(
+                codebook.prototypes.iter().map(|&v| v as f32).collect(),
+                n_stages as usize,
+                p,
+                MeanQuantizer {
+                    bits: mean_bits,
+                    min: mean_min as f32,
+                    max: mean_max as f32,
+                },
+            )),
+            ModelKind::Scalar { .. } => WeightKernel::Scalar(ScalarLevels::new(
+                codebook.prototypes.iter().map(|&v| v as f32).collect(),
+            )),
         };
         let codeword_tiles = decode_basis
             .chunks_exact(p)
@@ -85,6 +108,7 @@ impl PreparedCodebook {
             n_prototypes: k,
             mean,
             inv_scale,
+            scale,
             decode_basis,
             kernel,
             fingerprint32: codebook.fingerprint as u32,
@@ -136,6 +160,88 @@ impl PreparedCodebook {
                 }
             }
             *tile = acc;
+        }
+    }
+
+    /// Rebuilds residual-VQ tiles: `mean + m_t · scale + Σ_s basis[s, j_st]`, with `means`
+    /// the quantized tile means (`n_tiles`) and `indexes` stage-major (`n_stages × n_tiles`,
+    /// every index checked below the codewords per stage).
+    pub fn reconstruct_residual(&self, means: &[u16], indexes: &[u16], tiles: &mut [f32]) {
+        match self.n_features {
+            16 => self.reconstruct_residual_fixed::<16>(means, indexes, tiles),
+            64 => self.reconstruct_residual_fixed::<64>(means, indexes, tiles),
+            _ => self.reconstruct_residual_any(means, indexes, tiles),
+        }
+    }
+
+    fn residual_parts(&self) -> (crate::weights::MeanQuantizer, usize) {
+        match &self.kernel {
+            WeightKernel::Residual(r) => (r.mean, r.k()),
+            _ => unreachable!("a residual codebook has residual stages"),
+        }
+    }
+
+    fn reconstruct_residual_fixed<const P: usize>(
+        &self,
+        means: &[u16],
+        indexes: &[u16],
+        tiles: &mut [f32],
+    ) {
+        let (mq, k) = self.residual_parts();
+        let mean: [f32; P] = self.mean[..].try_into().expect("P values per tile");
+        let scale: [f32; P] = self.scale[..].try_into().expect("P values per tile");
+        let (basis, _) = self.decode_basis.as_chunks::<P>();
+        let (out, _) = tiles.as_chunks_mut::<P>();
+        let n = out.len();
+        for (t, tile) in out.iter_mut().enumerate() {
+            let mut acc = mean;
+            if mq.bits > 0 {
+                let m = mq.value(means[t]);
+                for (a, &s) in acc.iter_mut().zip(&scale) {
+                    *a = mul_add(m, s, *a);
+                }
+            }
+            for (s, stage_idx) in indexes.chunks_exact(n).enumerate() {
+                let b = &basis[s * k + stage_idx[t] as usize];
+                for (a, &bv) in acc.iter_mut().zip(b) {
+                    *a += bv;
+                }
+            }
+            *tile = acc;
+        }
+    }
+
+    fn reconstruct_residual_any(&self, means: &[u16], indexes: &[u16], tiles: &mut [f32]) {
+        let (mq, k) = self.residual_parts();
+        let p = self.n_features;
+        let n = tiles.len() / p;
+        for (t, tile) in tiles.chunks_exact_mut(p).enumerate() {
+            tile.copy_from_slice(&self.mean);
+            if mq.bits > 0 {
+                let m = mq.value(means[t]);
+                for (a, &s) in tile.iter_mut().zip(&self.scale) {
+                    *a = mul_add(m, s, *a);
+                }
+            }
+            for (s, stage_idx) in indexes.chunks_exact(n).enumerate() {
+                let j = s * k + stage_idx[t] as usize;
+                for (a, &bv) in tile.iter_mut().zip(&self.decode_basis[j * p..(j + 1) * p]) {
+                    *a += bv;
+                }
+            }
+        }
+    }
+
+    /// Rebuilds one tile from sparse weights: `mean + Σ_i w_i · basis[idx_i]` (indexes
+    /// checked below `n_prototypes`).
+    pub fn reconstruct_sparse(&self, indexes: &[u16], weights: &[f32], tile: &mut [f32]) {
+        let p = self.n_features;
+        tile.copy_from_slice(&self.mean);
+        for (&j, &w) in indexes.iter().zip(weights) {
+            let j = j as usize;
+            for (a, &bv) in tile.iter_mut().zip(&self.decode_basis[j * p..(j + 1) * p]) {
+                *a = mul_add(w, bv, *a);
+            }
         }
     }
 

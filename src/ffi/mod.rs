@@ -8,10 +8,12 @@
 
 pub mod abi;
 
+use crate::codebook::{ScalarMethod, Transform};
 use crate::codec::{self, DecodeCall, EncodeCall};
 use crate::error::{Error, Result};
 use crate::train::{
-    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
+    ScalarParams,
 };
 use crate::weights::Metric;
 use abi::{Blosc2CParams, Blosc2DParams};
@@ -27,6 +29,19 @@ pub const BLOSC2_VQ_MODEL_ARCHETYPAL: i32 = 2;
 /// `blosc2_vq_train_params.model`: k-means (hard vector quantization, one codeword index per
 /// tile; `n_prototypes` codewords, at most 1024).
 pub const BLOSC2_VQ_MODEL_KMEANS: i32 = 3;
+/// `blosc2_vq_train_params.model`: residual (multi-stage) vector quantization: `n_stages`
+/// stages of `n_prototypes` codewords (at most 4096), optionally after removing the tile
+/// mean quantized to `mean_bits`.
+pub const BLOSC2_VQ_MODEL_RESIDUAL: i32 = 4;
+/// `blosc2_vq_train_params.model`: a scalar quantizer (every value to one of
+/// `2^scalar_bits` levels; the tile shape is ignored).
+pub const BLOSC2_VQ_MODEL_SCALAR: i32 = 5;
+/// `blosc2_vq_train_params.scalar_method`: equal-width bins.
+pub const BLOSC2_VQ_SCALAR_UNIFORM: i32 = 0;
+/// `blosc2_vq_train_params.scalar_method`: equal-count bins (levels at the bins' medians).
+pub const BLOSC2_VQ_SCALAR_QUANTILE: i32 = 1;
+/// `blosc2_vq_train_params.scalar_method`: Lloyd-Max (levels minimizing squared error).
+pub const BLOSC2_VQ_SCALAR_LLOYD_MAX: i32 = 2;
 /// `blosc2_vq_train_params.metric`: euclidean distance.
 pub const BLOSC2_VQ_METRIC_EUCLIDEAN: i32 = 0;
 /// `blosc2_vq_train_params.metric`: cosine distance.
@@ -43,9 +58,10 @@ pub const BLOSC2_VQ_CODEC_ID: i32 = 185;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct blosc2_vq_train_params {
-    /// `BLOSC2_VQ_MODEL_FUZZY_CMEANS`, `BLOSC2_VQ_MODEL_ARCHETYPAL` or `BLOSC2_VQ_MODEL_KMEANS`.
+    /// A `BLOSC2_VQ_MODEL_*` constant.
     pub model: i32,
-    /// Number of prototypes (centres, archetypes or codewords), 1 to 1024.
+    /// Number of prototypes (centres, archetypes or codewords), 1 to 1024; for
+    /// `BLOSC2_VQ_MODEL_RESIDUAL` the codewords per stage, 1 to 4096.
     pub n_prototypes: i32,
     /// Number of tile dimensions, 1 to 3 (the data's last axes).
     pub tile_ndim: i32,
@@ -67,6 +83,20 @@ pub struct blosc2_vq_train_params {
     pub n_init: i32,
     /// Bits per quantized weight, 1 to 8.
     pub weight_bits: i32,
+    /// Residual VQ: number of stages, 1 to 16.
+    pub n_stages: i32,
+    /// Residual VQ: bits of the tile mean removed first (0: none), 0 to 12.
+    pub mean_bits: i32,
+    /// Scalar quantizer: `BLOSC2_VQ_SCALAR_*`.
+    pub scalar_method: i32,
+    /// Scalar quantizer: bits per value (`2^scalar_bits` levels), 1 to 12.
+    pub scalar_bits: i32,
+    /// Fuzzy C-Means and Archetypal Analysis: keep only this many of each tile's largest
+    /// weights (sparse weights); 0 keeps them all.
+    pub kept_weights: i32,
+    /// If positive, code `log10(max(value, log10_floor))` (values at or below the floor
+    /// decode as 0); 0 codes values as they are.
+    pub log10_floor: f64,
 }
 
 /// The `info` structure c-blosc2's plugin loader reads (`codec_info`: the names of the
@@ -242,9 +272,11 @@ pub unsafe extern "C" fn blosc2_vq_decoder(
     })
 }
 
-/// Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes, 4×4
-/// tiles, 1000 training tiles, seed 0, 100 iterations, tolerance 1e-6, fuzzifier 2, cosine
-/// metric, 1 initialization, 8-bit weights. Returns 0, or a negative code for a NULL
+/// Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes (256
+/// codewords per stage for residual VQ), 4×4 tiles, 1000 training tiles, seed 0, 100
+/// iterations, tolerance 1e-6 (1e-4 for residual VQ), fuzzifier 2, cosine metric, 1
+/// initialization, 8-bit weights, 2 residual stages without mean removal, 4-bit Lloyd-Max
+/// scalar levels, dense weights, no transform. Returns 0, or a negative code for a NULL
 /// pointer or an unknown model.
 ///
 /// # Safety
@@ -262,24 +294,33 @@ pub unsafe extern "C" fn blosc2_vq_train_params_init(
             BLOSC2_VQ_MODEL_FUZZY_CMEANS,
             BLOSC2_VQ_MODEL_ARCHETYPAL,
             BLOSC2_VQ_MODEL_KMEANS,
+            BLOSC2_VQ_MODEL_RESIDUAL,
+            BLOSC2_VQ_MODEL_SCALAR,
         ]
         .contains(&model)
         {
             return Err(Error::param("model", format!("unknown model {model}")));
         }
+        let residual = model == BLOSC2_VQ_MODEL_RESIDUAL;
         let defaults = blosc2_vq_train_params {
             model,
-            n_prototypes: 36,
+            n_prototypes: if residual { 256 } else { 36 },
             tile_ndim: 2,
             tile_shape: [4, 4, 0],
             n_samples: 1000,
             seed: 0,
             max_iter: 100,
-            tol: 1e-6,
+            tol: if residual { 1e-4 } else { 1e-6 },
             fuzzifier: 2.0,
             metric: BLOSC2_VQ_METRIC_COSINE,
             n_init: 1,
             weight_bits: 8,
+            n_stages: 2,
+            mean_bits: 0,
+            scalar_method: BLOSC2_VQ_SCALAR_LLOYD_MAX,
+            scalar_bits: 4,
+            kept_weights: 0,
+            log10_floor: 0.0,
         };
         // SAFETY: checked non-NULL; the caller provides writable memory.
         unsafe { params.write(defaults) };
@@ -426,7 +467,46 @@ fn codebook_params_from_c(p: &blosc2_vq_train_params) -> Result<CodebookParams> 
                 .tol(p.tol)
                 .seed(p.seed),
         ),
+        BLOSC2_VQ_MODEL_RESIDUAL => ModelParams::Residual(
+            ResidualParams::new(positive(p.n_stages, "n_stages")?, k)
+                .mean_bits(u8::try_from(p.mean_bits).map_err(|_| {
+                    Error::param("mean_bits", format!("{} outside 0..=12", p.mean_bits))
+                })?)
+                .max_iter(max_iter)
+                .tol(p.tol)
+                .seed(p.seed),
+        ),
+        BLOSC2_VQ_MODEL_SCALAR => {
+            let method = match p.scalar_method {
+                BLOSC2_VQ_SCALAR_UNIFORM => ScalarMethod::Uniform,
+                BLOSC2_VQ_SCALAR_QUANTILE => ScalarMethod::Quantile,
+                BLOSC2_VQ_SCALAR_LLOYD_MAX => ScalarMethod::LloydMax,
+                other => {
+                    return Err(Error::param(
+                        "scalar_method",
+                        format!("unknown method {other}"),
+                    ))
+                }
+            };
+            let bits = u8::try_from(p.scalar_bits).map_err(|_| {
+                Error::param("scalar_bits", format!("{} outside 1..=12", p.scalar_bits))
+            })?;
+            ModelParams::Scalar(
+                ScalarParams::new(bits, method)
+                    .max_iter(max_iter)
+                    .tol(p.tol),
+            )
+        }
         other => return Err(Error::param("model", format!("unknown model {other}"))),
+    };
+    let kept = u32::try_from(p.kept_weights)
+        .map_err(|_| Error::param("kept_weights", format!("{} must be >= 0", p.kept_weights)))?;
+    let transform = if p.log10_floor == 0.0 {
+        Transform::Identity
+    } else {
+        Transform::Log10 {
+            floor: p.log10_floor,
+        }
     };
     let bits = u8::try_from(p.weight_bits)
         .map_err(|_| Error::param("weight_bits", format!("{} outside 1..=8", p.weight_bits)))?;
@@ -436,7 +516,9 @@ fn codebook_params_from_c(p: &blosc2_vq_train_params) -> Result<CodebookParams> 
         .tile_shape(&tile)
         .n_samples(n_samples)
         .seed(p.seed)
-        .weight_bits(bits))
+        .weight_bits(bits)
+        .kept_weights(kept)
+        .transform(transform))
 }
 
 /// Frees a buffer this library allocated (such as a codebook from
@@ -534,6 +616,16 @@ pub struct blosc2_vq_codebook_info {
     pub iterations: i32,
     /// Final training loss (mean squared error in standardized space).
     pub loss: f64,
+    /// Residual VQ: number of stages (`n_prototypes` is the total); 1 for other models.
+    pub n_stages: i32,
+    /// Residual VQ: bits of the removed tile mean (0: none).
+    pub mean_bits: i32,
+    /// Scalar quantizer: `BLOSC2_VQ_SCALAR_*`; -1 for other models.
+    pub scalar_method: i32,
+    /// Sparse weights kept per tile (0: all).
+    pub kept_weights: i32,
+    /// The log10 transform's floor, or 0 without a transform.
+    pub log10_floor: f64,
 }
 
 fn codebook_from_c(codebook: *const u8, len: i64) -> Result<crate::Codebook> {
@@ -573,6 +665,28 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
             ),
             crate::codebook::ModelKind::Archetypal => (BLOSC2_VQ_MODEL_ARCHETYPAL, 0, 0.0),
             crate::codebook::ModelKind::KMeans => (BLOSC2_VQ_MODEL_KMEANS, 0, 0.0),
+            crate::codebook::ModelKind::Residual { .. } => (BLOSC2_VQ_MODEL_RESIDUAL, 0, 0.0),
+            crate::codebook::ModelKind::Scalar { .. } => (BLOSC2_VQ_MODEL_SCALAR, 0, 0.0),
+        };
+        let (n_stages, mean_bits) = match cb.model {
+            crate::codebook::ModelKind::Residual {
+                n_stages,
+                mean_bits,
+                ..
+            } => (n_stages as i32, i32::from(mean_bits)),
+            _ => (1, 0),
+        };
+        let scalar_method = match cb.model {
+            crate::codebook::ModelKind::Scalar { method } => match method {
+                ScalarMethod::Uniform => BLOSC2_VQ_SCALAR_UNIFORM,
+                ScalarMethod::Quantile => BLOSC2_VQ_SCALAR_QUANTILE,
+                ScalarMethod::LloydMax => BLOSC2_VQ_SCALAR_LLOYD_MAX,
+            },
+            _ => -1,
+        };
+        let log10_floor = match cb.transform {
+            Transform::Log10 { floor } => floor,
+            Transform::Identity => 0.0,
         };
         let mut tile_shape = [0i32; 3];
         for (t, &s) in tile_shape.iter_mut().zip(&cb.tile_shape) {
@@ -592,6 +706,11 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
             n_samples: cb.training.n_samples as i64,
             iterations: cb.training.iterations as i32,
             loss: cb.training.loss,
+            n_stages,
+            mean_bits,
+            scalar_method,
+            kept_weights: cb.kept_weights as i32,
+            log10_floor,
         };
         // SAFETY: checked non-NULL; the caller passes a writable struct.
         unsafe { out.write(described) };

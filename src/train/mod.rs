@@ -4,14 +4,18 @@
 pub mod archetypal;
 pub mod cmeans;
 pub mod kmeans;
+pub mod residual;
 pub mod sampling;
+pub mod scalar;
 
 pub use archetypal::{Archetypal, ArchetypalParams};
 pub use cmeans::{FuzzyCMeans, FuzzyCMeansParams};
 pub use kmeans::{KMeans, KMeansParams};
+pub use residual::{Residual, ResidualParams};
 pub use sampling::sample_tiles;
+pub use scalar::{ScalarFit, ScalarParams};
 
-use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo};
+use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo, Transform};
 use crate::error::{Error, Result};
 use ndarray::ArrayViewD;
 
@@ -75,6 +79,10 @@ pub enum ModelParams {
     Archetypal(ArchetypalParams),
     /// K-means (hard vector quantization).
     KMeans(KMeansParams),
+    /// Residual (multi-stage, optionally mean-removed) vector quantization.
+    Residual(ResidualParams),
+    /// A scalar quantizer (tiles of one value; the tile shape is ignored).
+    Scalar(ScalarParams),
 }
 
 /// Everything needed to train a codebook from an array.
@@ -85,6 +93,8 @@ pub struct CodebookParams {
     n_samples: usize,
     seed: u64,
     weight_bits: u8,
+    kept_weights: u32,
+    transform: Transform,
 }
 
 impl CodebookParams {
@@ -96,7 +106,23 @@ impl CodebookParams {
             n_samples: 1000,
             seed: 0,
             weight_bits: 8,
+            kept_weights: 0,
+            transform: Transform::Identity,
         }
+    }
+
+    /// Sparse weights (Fuzzy C-Means, Archetypal Analysis): keep the `kept` largest weights
+    /// of each tile, renormalized; 0 keeps them all.
+    pub fn kept_weights(mut self, kept: u32) -> Self {
+        self.kept_weights = kept;
+        self
+    }
+
+    /// A value transform applied before training and coding (e.g. [`Transform::Log10`] for
+    /// data spanning many decades).
+    pub fn transform(mut self, transform: Transform) -> Self {
+        self.transform = transform;
+        self
     }
 
     /// The tile shape (1 to 3 dimensions; the array's last axes).
@@ -157,11 +183,30 @@ impl CodebookParams {
                 format!("{} outside 1..=8", self.weight_bits),
             ));
         }
-        match &self.model {
-            ModelParams::FuzzyCMeans(p) => p.check(),
-            ModelParams::Archetypal(p) => p.check(),
-            ModelParams::KMeans(p) => p.check(),
+        self.transform
+            .validate()
+            .map_err(|e| Error::param("transform", e.to_string()))?;
+        let k = match &self.model {
+            ModelParams::FuzzyCMeans(p) => p.check().map(|_| p.n_prototypes()),
+            ModelParams::Archetypal(p) => p.check().map(|_| p.n_archetypes()),
+            ModelParams::KMeans(p) => p.check().map(|_| 0),
+            ModelParams::Residual(p) => p.check().map(|_| 0),
+            ModelParams::Scalar(p) => p.check().map(|_| 0),
+        }?;
+        if self.kept_weights != 0 && (k == 0 || self.kept_weights as usize >= k) {
+            return Err(Error::param(
+                "kept_weights",
+                if k == 0 {
+                    "only Fuzzy C-Means and Archetypal Analysis have weights to keep".to_string()
+                } else {
+                    format!(
+                        "{} must be below the {k} prototypes (0 keeps all)",
+                        self.kept_weights
+                    )
+                },
+            ));
         }
+        Ok(())
     }
 
     /// Trains a codebook on `data`, whose last `tile_shape.len()` axes are image axes.
@@ -175,6 +220,8 @@ impl CodebookParams {
             ModelParams::FuzzyCMeans(p) => u64::from(p.get_max_iter()),
             ModelParams::Archetypal(p) => u64::from(p.get_max_iter()) * u64::from(p.get_n_init()),
             ModelParams::KMeans(p) => u64::from(p.get_max_iter()),
+            ModelParams::Residual(p) => u64::from(p.get_max_iter()) * p.n_stages() as u64,
+            ModelParams::Scalar(p) => u64::from(p.get_max_iter()),
         }
     }
 
@@ -185,9 +232,24 @@ impl CodebookParams {
         observe: &mut dyn FnMut(Progress),
     ) -> Result<Codebook> {
         self.check()?;
-        let (mut x, p) = sample_tiles(data, &self.tile_shape, self.n_samples, self.seed)?;
+        let scalar = matches!(self.model, ModelParams::Scalar(_));
+        // A scalar quantizer codes single values, as they are.
+        let tile_shape = if scalar {
+            vec![1]
+        } else {
+            self.tile_shape.clone()
+        };
+        let (mut x, p) = sample_tiles(data, &tile_shape, self.n_samples, self.seed)?;
+        self.transform.forward_f64(&mut x);
         let n = x.len() / p;
-        let scaler = Scaler::fit(&x, p);
+        let scaler = if scalar {
+            Scaler {
+                mean: vec![0.0],
+                scale: vec![1.0],
+            }
+        } else {
+            Scaler::fit(&x, p)
+        };
         scaler.transform(&mut x);
         // How a fit went, for the codebook's `training` record.
         let info = |seed: u64, max_iter: u32, tol: f64, n_init: u32, iterations: u32, loss: f64| {
@@ -242,14 +304,55 @@ impl CodebookParams {
                 );
                 (ModelKind::Archetypal, fit.archetypes().to_vec(), record)
             }
+            ModelParams::Residual(params) => {
+                let fit = params.fit_observed(&x, p, observe)?;
+                let record = info(
+                    params.get_seed(),
+                    params.get_max_iter(),
+                    params.get_tol(),
+                    1,
+                    fit.iterations(),
+                    fit.loss(),
+                );
+                let mean = fit.mean_quantizer();
+                let kind = ModelKind::Residual {
+                    n_stages: params.n_stages() as u32,
+                    mean_bits: mean.bits,
+                    mean_min: f64::from(mean.min),
+                    mean_max: f64::from(mean.max),
+                };
+                (kind, fit.codewords().to_vec(), record)
+            }
+            ModelParams::Scalar(params) => {
+                let fit = params.fit(&x)?;
+                observe(Progress {
+                    run: 0,
+                    iteration: fit.iterations(),
+                    loss: fit.loss(),
+                });
+                let record = info(
+                    self.seed,
+                    params.get_max_iter(),
+                    params.get_tol(),
+                    1,
+                    fit.iterations(),
+                    fit.loss(),
+                );
+                let kind = ModelKind::Scalar {
+                    method: params.get_method(),
+                };
+                (kind, fit.levels().to_vec(), record)
+            }
         };
         Codebook::new(
             model,
             info,
-            self.tile_shape.iter().map(|&t| t as u32).collect(),
+            tile_shape.iter().map(|&t| t as u32).collect(),
             scaler,
             prototypes,
             self.weight_bits,
-        )
+        )?
+        .with_kept_weights(self.kept_weights)?
+        .with_transform(self.transform)
     }
 }

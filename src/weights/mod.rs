@@ -4,9 +4,14 @@
 
 pub mod fuzzy;
 pub mod quantize;
+pub mod residual;
+pub mod scalar;
 pub mod simplex;
+pub mod sparse;
 
 pub use fuzzy::{Memberships, Metric};
+pub use residual::{MeanQuantizer, ResidualStages};
+pub use scalar::ScalarLevels;
 pub use simplex::{SimplexSolver, SimplexWorkspace};
 
 /// The per-tile weight computation of one codebook.
@@ -23,6 +28,10 @@ pub enum WeightKernel {
         /// The prepared solver.
         solver: SimplexSolver,
     },
+    /// Residual VQ: one nearest codeword per stage.
+    Residual(ResidualStages),
+    /// A scalar quantizer: the nearest level of every value.
+    Scalar(ScalarLevels),
 }
 
 impl WeightKernel {
@@ -31,6 +40,8 @@ impl WeightKernel {
         match self {
             WeightKernel::Fuzzy(m) | WeightKernel::Nearest(m) => m.n_centers(),
             WeightKernel::Archetypal { solver, .. } => solver.k(),
+            WeightKernel::Residual(r) => r.k() * r.n_stages(),
+            WeightKernel::Scalar(s) => s.len(),
         }
     }
 
@@ -51,6 +62,9 @@ impl WeightKernel {
         let k = self.n_prototypes();
         debug_assert_eq!(tiles.len() / p, out.len() / k);
         match self {
+            WeightKernel::Residual(_) | WeightKernel::Scalar(_) => {
+                panic!("compute() needs a weight or k-means codebook")
+            }
             WeightKernel::Nearest(m) => {
                 let mut scratch = vec![0f32; k];
                 for (x, w) in tiles.chunks_exact(p).zip(out.chunks_exact_mut(k)) {

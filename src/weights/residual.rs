@@ -1,0 +1,145 @@
+//! Residual (multi-stage) vector quantization of standardized tiles: optionally remove the
+//! tile's quantized mean, then let every stage pick the codeword nearest to what the stages
+//! before it left.
+
+use super::Memberships;
+
+/// A uniform quantizer of tile means over `[min, max]` with `2^bits` levels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanQuantizer {
+    /// Bits per quantized mean (0: no mean removal).
+    pub bits: u8,
+    /// Lowest level.
+    pub min: f32,
+    /// Highest level.
+    pub max: f32,
+}
+
+impl MeanQuantizer {
+    fn steps(&self) -> f32 {
+        ((1u32 << self.bits) - 1) as f32
+    }
+
+    /// The level nearest to `m`.
+    pub fn quantize(&self, m: f32) -> u16 {
+        let width = self.max - self.min;
+        if width <= 0.0 {
+            return 0;
+        }
+        let q = ((m - self.min) / width * self.steps()).round_ties_even();
+        q.clamp(0.0, self.steps()) as u16
+    }
+
+    /// The value of level `q`.
+    pub fn value(&self, q: u16) -> f32 {
+        if self.bits == 0 {
+            return 0.0;
+        }
+        self.min + (self.max - self.min) * (f32::from(q) / self.steps())
+    }
+}
+
+/// Prepared stages of a residual codebook.
+#[derive(Debug, Clone)]
+pub struct ResidualStages {
+    /// One nearest-codeword searcher per stage.
+    stages: Vec<Memberships<f32>>,
+    /// All codewords, stage after stage (`n_stages × k × p`, standardized).
+    codewords: Vec<f32>,
+    k: usize,
+    p: usize,
+    /// The mean quantizer (`bits == 0`: none).
+    pub mean: MeanQuantizer,
+}
+
+impl ResidualStages {
+    /// Prepares `n_stages` stages from `codewords` (`n_stages × k × p`).
+    pub fn new(codewords: Vec<f32>, n_stages: usize, p: usize, mean: MeanQuantizer) -> Self {
+        let k = codewords.len() / (n_stages * p);
+        let stages = codewords
+            .chunks_exact(k * p)
+            .map(|c| Memberships::new(c.to_vec(), p, 2.0, super::Metric::Euclidean))
+            .collect();
+        ResidualStages {
+            stages,
+            codewords,
+            k,
+            p,
+            mean,
+        }
+    }
+
+    /// Number of stages.
+    pub fn n_stages(&self) -> usize {
+        self.stages.len()
+    }
+
+    /// Codewords per stage.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Codes every tile of `tiles` (`n × p`, standardized; used as scratch). Writes the
+    /// quantized means into `means` (`n`, untouched without mean removal) and the indexes
+    /// stage-major into `indexes` (`n_stages × n`).
+    pub fn encode(&self, tiles: &mut [f32], means: &mut [u16], indexes: &mut [u16]) {
+        let (p, k) = (self.p, self.k);
+        let n = tiles.len() / p;
+        let mut dots = vec![0f32; k];
+        for (t, z) in tiles.chunks_exact_mut(p).enumerate() {
+            if self.mean.bits > 0 {
+                // A plain serial sum: same order, same bits, on every CPU.
+                let m = z.iter().fold(0f32, |a, &v| a + v) / p as f32;
+                let q = self.mean.quantize(m);
+                means[t] = q;
+                let mq = self.mean.value(q);
+                z.iter_mut().for_each(|v| *v -= mq);
+            }
+            for (s, stage) in self.stages.iter().enumerate() {
+                let j = stage.nearest(z, &mut dots);
+                indexes[s * n + t] = j as u16;
+                let c = &self.codewords[(s * k + j) * p..(s * k + j + 1) * p];
+                z.iter_mut().zip(c).for_each(|(v, &cv)| *v -= cv);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_levels_cover_the_range() {
+        let q = MeanQuantizer {
+            bits: 3,
+            min: -1.0,
+            max: 1.0,
+        };
+        assert_eq!(q.quantize(-5.0), 0);
+        assert_eq!(q.quantize(5.0), 7);
+        assert_eq!(q.value(0), -1.0);
+        assert_eq!(q.value(7), 1.0);
+        assert!((q.value(q.quantize(0.1)) - 0.1).abs() <= 1.0 / 7.0);
+    }
+
+    #[test]
+    fn two_stages_refine_the_first() {
+        // Stage 1: {0, 10}; stage 2: {-1, 1}: 9 codes as 10 - 1.
+        let cw = vec![0.0f32, 10.0, -1.0, 1.0];
+        let r = ResidualStages::new(
+            cw,
+            2,
+            1,
+            MeanQuantizer {
+                bits: 0,
+                min: 0.0,
+                max: 0.0,
+            },
+        );
+        let mut tiles = vec![9.0f32, 0.8];
+        let mut idx = vec![0u16; 4];
+        r.encode(&mut tiles, &mut [0; 2], &mut idx);
+        assert_eq!(idx, vec![1, 0, 0, 1]);
+    }
+}
