@@ -136,6 +136,8 @@ typedef struct {
   // If positive, code `log10(max(value, log10_floor))` (values at or below the floor
   // decode as 0); 0 codes values as they are.
   double log10_floor;
+  // Residual VQ: candidate paths the encoder keeps from stage to stage (1: greedy), 1 to 64.
+  int32_t beam;
 } blosc2_vq_train_params;
 
 // What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
@@ -176,6 +178,8 @@ typedef struct {
   int32_t kept_weights;
   // The log10 transform's floor, or 0 without a transform.
   double log10_floor;
+  // Residual VQ: the encoder's beam width; 1 for other models.
+  int32_t beam;
 } blosc2_vq_codebook_info;
 
 #ifdef __cplusplus
@@ -185,7 +189,8 @@ extern "C" {
 // Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes (256
 // codewords per stage for residual VQ), 4×4 tiles, 1000 training tiles, seed 0, 100
 // iterations, tolerance 1e-6 (1e-4 for residual VQ), fuzzifier 2, cosine metric, 1
-// initialization, 8-bit weights, 2 residual stages without mean removal, 4-bit Lloyd-Max
+// initialization, 8-bit weights, 2 residual stages without mean removal searched with a
+// beam of 4, 4-bit Lloyd-Max
 // scalar levels, dense weights, no transform. Returns 0, or a negative code for a NULL
 // pointer or an unknown model.
 //

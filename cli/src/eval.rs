@@ -26,7 +26,7 @@ pub struct EvalArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "aa,cmeans,kmeans"
+        default_value = "aa,cmeans,kmeans,residual,scalar"
     )]
     models: Vec<Model>,
     /// Prototype counts to sweep (aa, cmeans).
@@ -38,6 +38,24 @@ pub struct EvalArgs {
     /// Weight bit depths to sweep (through codec_meta; no retraining).
     #[arg(long, value_delimiter = ',', default_value = "8,6,4,3")]
     bits: Vec<u8>,
+    /// Sparse weights to sweep for aa and cmeans (weights kept per tile, at 8 and 4 bits; no
+    /// retraining).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    kept: Vec<u32>,
+    /// Residual codebooks to train, as STAGESxCODEWORDS[@TILE][+mMEAN_BITS] (e.g. 8x256@4x8,
+    /// 4x256+m6; the tile defaults to --residual-tile); every prefix of the stages is measured
+    /// (one training gives all the rates).
+    #[arg(long, value_delimiter = ',', default_value = "8x256@4x8,8x256@4x4")]
+    residual: Vec<String>,
+    /// Encoder beam widths to measure each residual codebook with (no retraining).
+    #[arg(long, value_delimiter = ',', default_value = "4")]
+    residual_beams: Vec<u32>,
+    /// Tile shape of the residual codebooks.
+    #[arg(long, default_value = "4x4", value_parser = crate::parse_shape)]
+    residual_tile: crate::Shape,
+    /// Scalar quantizer bit depths to sweep (every method: uniform, quantile, Lloyd-Max).
+    #[arg(long, value_delimiter = ',', default_value = "2,3,4,5,6")]
+    scalar_bits: Vec<u8>,
     /// ZFP fixed-rate settings, bits per value.
     #[arg(long, value_delimiter = ',', default_value = "0.5,1,2,4,8")]
     zfp_rates: Vec<f64>,
@@ -48,9 +66,13 @@ pub struct EvalArgs {
     /// measure on the odd-indexed half).
     #[arg(long)]
     same_images: bool,
-    /// Training tiles per codebook (k-means uses at least 40 per codeword).
+    /// Training tiles per codebook (k-means uses at least 40 per codeword, residual 800 per
+    /// codeword of a stage, scalar quantizers 100000 values).
     #[arg(long, default_value_t = 1000)]
     samples: usize,
+    /// Images per Blosc2 block (16 images per chunk).
+    #[arg(long, default_value_t = 4)]
+    block_images: usize,
     /// Threads for compression and decompression.
     #[arg(long, default_value_t = 1)]
     nthreads: i16,
@@ -58,6 +80,8 @@ pub struct EvalArgs {
 
 struct Row {
     family: String,
+    /// Size of the codebook stored in each frame's metalayer (0 for other codecs).
+    codebook_bytes: usize,
     setting: String,
     bpp: f64,
     ratio: f64,
@@ -124,7 +148,11 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
     let mb = bytes.len() as f64 / 1e6;
     let shape = [n_test as i64, h as i64, w as i64];
     let chunks = [16.min(n_test) as i32, h as i32, w as i32];
-    let blocks = [1, h as i32, w as i32];
+    let blocks = [
+        args.block_images.clamp(1, chunks[0] as usize) as i32,
+        h as i32,
+        w as i32,
+    ];
     let split_note = if args.same_images {
         format!("trained and measured on all {n} images")
     } else {
@@ -139,6 +167,7 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
         |family: &str, setting: String, packed_bytes: usize, enc: f64, dec: f64, rec: Vec<f32>| {
             Row {
                 family: family.to_string(),
+                codebook_bytes: 0,
                 setting,
                 bpp: 8.0 * packed_bytes as f64 / npix,
                 ratio: bytes.len() as f64 / packed_bytes as f64,
@@ -163,90 +192,38 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
 
     let mut rows = Vec::new();
     let train_dyn = train.mapv(f64::from).into_dyn();
-    let sizes = |m: Model| {
-        if m == Model::Kmeans {
-            &args.codewords
-        } else {
-            &args.prototypes
-        }
-    };
-    let sweep = args.models.iter().map(|&m| sizes(m).len()).sum::<usize>() as u64;
-    let bar = progress(sweep, "codebooks");
-    for &model in &args.models {
-        for &k in sizes(model) {
-            let params = TrainArgs {
-                model,
-                prototypes: k,
-                tile: crate::Shape(vec![4, 4]),
-                // Hard VQ needs many tiles per codeword.
-                samples: if model == Model::Kmeans {
-                    args.samples.max(40 * k)
-                } else {
-                    args.samples
-                },
-                seed: 0,
-                fuzzifier: 2.0,
-                metric: crate::MetricArg::Cosine,
-                n_init: 1,
-                max_iter: 100,
-                tol: 1e-6,
-                weight_bits: 8,
-            }
-            .params();
-            let cb = train_with_progress(&params, &train_dyn.view())?.to_msgpack();
-            let family = match model {
-                Model::Aa => format!("vq AA k={k}"),
-                Model::Cmeans => format!("vq CMeans k={k}"),
-                Model::Kmeans => "vq k-means".to_string(),
-            };
-            // Hard VQ has no weights to requantize: one point per codebook size.
-            let bit_depths: &[u8] = if model == Model::Kmeans {
-                &[0]
-            } else {
-                &args.bits
-            };
-            for &bits in bit_depths {
-                let s = Settings {
-                    nthreads: args.nthreads,
-                    codec_meta: bits,
-                    ..Settings::default()
-                };
-                let t0 = Instant::now();
-                let arr = host::compress_b2nd(
-                    &bytes,
-                    &shape,
-                    &chunks,
-                    &blocks,
-                    "<f4",
-                    4,
-                    &[("vq", &cb)],
-                    &s,
-                )
-                .map_err(|rc| format!("vq compression failed ({rc}): {}", crate::codec_error()))?;
-                let enc = t0.elapsed().as_secs_f64();
-                let (out, dec) = arr
-                    .decompress()
-                    .map_err(|rc| format!("vq decompression failed ({rc})"))?;
-                let rec = out
-                    .chunks_exact(4)
-                    .map(|c| f32::from_ne_bytes(c.try_into().unwrap()))
-                    .collect();
-                let setting = if model == Model::Kmeans {
-                    format!("{k} codewords")
-                } else {
-                    format!("{bits}-bit weights")
-                };
-                rows.push(measure(
-                    &family,
-                    setting,
-                    arr.cbytes() as usize,
-                    enc,
-                    dec,
-                    rec,
-                ));
-            }
-            bar.inc(1);
-        }
+    let settings = vq_settings(&args, &train_dyn.view())?;
+    let bar = progress(settings.len() as u64, "vq settings");
+    for v in settings {
+        let s = Settings {
+            nthreads: args.nthreads,
+            codec_meta: v.codec_meta,
+            ..Settings::default()
+        };
+        let t0 = Instant::now();
+        let arr = host::compress_b2nd(
+            &bytes,
+            &shape,
+            &chunks,
+            &blocks,
+            "<f4",
+            4,
+            &[("vq", &v.codebook)],
+            &s,
+        )
+        .map_err(|rc| format!("vq compression failed ({rc}): {}", crate::codec_error()))?;
+        let enc = t0.elapsed().as_secs_f64();
+        let (out, dec) = arr
+            .decompress()
+            .map_err(|rc| format!("vq decompression failed ({rc})"))?;
+        let rec = out
+            .chunks_exact(4)
+            .map(|c| f32::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        let mut row = measure(&v.family, v.setting, arr.cbytes() as usize, enc, dec, rec);
+        row.codebook_bytes = v.codebook.len();
+        rows.push(row);
+        bar.inc(1);
     }
     bar.finish_and_clear();
 
@@ -299,14 +276,27 @@ pub fn run(args: EvalArgs) -> CliResult<()> {
     }
 
     println!();
-    println!("| codec | setting | bpp | ratio | PSNR dB | mean SSIM | encode MB/s | decode MB/s |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("| codec | setting | bpp | ratio | PSNR dB | mean SSIM | encode MB/s | decode MB/s | codebook KB |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {} | {:.3} | {:.2} | {:.2} | {:.4} | {:.1} | {:.1} |",
-            r.family, r.setting, r.bpp, r.ratio, r.psnr, r.ssim, r.encode_mbs, r.decode_mbs
+            "| {} | {} | {:.3} | {:.2} | {:.2} | {:.4} | {:.1} | {:.1} | {} |",
+            r.family,
+            r.setting,
+            r.bpp,
+            r.ratio,
+            r.psnr,
+            r.ssim,
+            r.encode_mbs,
+            r.decode_mbs,
+            if r.codebook_bytes > 0 {
+                format!("{:.1}", r.codebook_bytes as f64 / 1024.0)
+            } else {
+                "–".into()
+            }
         );
     }
+    print_verdict(&rows);
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
     let rd = args.out_dir.join("rd.png");
@@ -455,4 +445,223 @@ fn draw_mosaic(
         .map(|(l, _)| l.as_str())
         .collect::<Vec<_>>()
         .join("; "))
+}
+
+/// One vq configuration to measure.
+struct VqSetting {
+    family: String,
+    setting: String,
+    codebook: Vec<u8>,
+    codec_meta: u8,
+}
+
+fn train_args(model: Model, k: usize, samples: usize) -> TrainArgs {
+    TrainArgs {
+        model,
+        prototypes: k,
+        tile: crate::Shape(vec![4, 4]),
+        samples,
+        seed: 0,
+        fuzzifier: 2.0,
+        metric: crate::MetricArg::Cosine,
+        n_init: 1,
+        max_iter: 100,
+        tol: 1e-6,
+        weight_bits: 8,
+        stages: 1,
+        mean_bits: 0,
+        beam: 1,
+        scalar_method: crate::ScalarMethodArg::LloydMax,
+        scalar_bits: 4,
+        kept_weights: 0,
+        log10_floor: None,
+    }
+}
+
+/// `STAGESxCODEWORDS[@TILE][+mMEAN_BITS]`: stages, codewords, tile (if given), mean bits.
+fn parse_residual(spec: &str) -> CliResult<(usize, usize, Option<crate::Shape>, u8)> {
+    let bad = || {
+        format!(
+            "--residual `{spec}`: expected STAGESxCODEWORDS[@TILE][+mMEAN_BITS], e.g. 8x256@4x8+m6"
+        )
+    };
+    let (rest, mean) = match spec.split_once("+m") {
+        Some((r, m)) => (r, m.parse::<u8>().map_err(|_| bad())?),
+        None => (spec, 0),
+    };
+    let (sk, tile) = match rest.split_once('@') {
+        Some((sk, t)) => (sk, Some(crate::parse_shape(t).map_err(|_| bad())?)),
+        None => (rest, None),
+    };
+    let (s, k) = sk.split_once('x').ok_or_else(bad)?;
+    Ok((
+        s.trim().parse().map_err(|_| bad())?,
+        k.trim().parse().map_err(|_| bad())?,
+        tile,
+        mean,
+    ))
+}
+
+/// Trains every codebook of the sweep and lists the settings measured with it.
+fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResult<Vec<VqSetting>> {
+    let mut out = Vec::new();
+    let fail = |e: blosc2_vq::Error| e.to_string();
+    for &model in &args.models {
+        match model {
+            Model::Aa | Model::Cmeans => {
+                for &k in &args.prototypes {
+                    let cb =
+                        train_with_progress(&train_args(model, k, args.samples).params(), train)?;
+                    let family = match model {
+                        Model::Aa => format!("vq AA k={k}"),
+                        _ => format!("vq CMeans k={k}"),
+                    };
+                    let bytes = cb.to_msgpack();
+                    for &bits in &args.bits {
+                        out.push(VqSetting {
+                            family: family.clone(),
+                            setting: format!("{bits}-bit weights"),
+                            codebook: bytes.clone(),
+                            codec_meta: bits,
+                        });
+                    }
+                    for &kept in args.kept.iter().filter(|&&s| (s as usize) < k) {
+                        for bits in [8u8, 4] {
+                            let sparse = cb
+                                .clone()
+                                .with_kept_weights(kept)
+                                .and_then(|c| c.with_weight_bits(bits))
+                                .map_err(fail)?;
+                            out.push(VqSetting {
+                                family: format!("{family} sparse"),
+                                setting: format!("{kept} kept, {bits}-bit"),
+                                codebook: sparse.to_msgpack(),
+                                codec_meta: 0,
+                            });
+                        }
+                    }
+                }
+            }
+            Model::Kmeans => {
+                for &k in &args.codewords {
+                    let cb = train_with_progress(
+                        &train_args(model, k, args.samples.max(40 * k)).params(),
+                        train,
+                    )?;
+                    out.push(VqSetting {
+                        family: "vq k-means".into(),
+                        setting: format!("{k} codewords"),
+                        codebook: cb.to_msgpack(),
+                        codec_meta: 0,
+                    });
+                }
+            }
+            Model::Residual => {
+                for spec in &args.residual {
+                    let (stages, k, tile, mean_bits) = parse_residual(spec)?;
+                    let mut a = train_args(model, k, args.samples.max(800 * k));
+                    a.stages = stages;
+                    a.mean_bits = mean_bits;
+                    a.tol = 1e-4;
+                    a.tile = tile.unwrap_or_else(|| args.residual_tile.clone());
+                    let cb = train_with_progress(&a.params(), train)?;
+                    let tile = a
+                        .tile
+                        .0
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join("×");
+                    let family = if mean_bits > 0 {
+                        format!("vq residual {k}/stage {tile} mean {mean_bits}-bit")
+                    } else {
+                        format!("vq residual {k}/stage {tile}")
+                    };
+                    for &beam in &args.residual_beams {
+                        let family = if beam > 1 {
+                            format!("{family} beam {beam}")
+                        } else {
+                            family.clone()
+                        };
+                        for s in 1..=stages as u32 {
+                            // One stage has nothing to search.
+                            if s == 1 && beam > 1 {
+                                continue;
+                            }
+                            let cb = cb
+                                .clone()
+                                .with_stages(s)
+                                .and_then(|c| c.with_beam(beam))
+                                .map_err(fail)?;
+                            out.push(VqSetting {
+                                family: family.clone(),
+                                setting: format!("{s} stage{}", if s > 1 { "s" } else { "" }),
+                                codebook: cb.to_msgpack(),
+                                codec_meta: 0,
+                            });
+                        }
+                    }
+                }
+            }
+            Model::Scalar => {
+                for (method, name) in [
+                    (crate::ScalarMethodArg::Uniform, "uniform"),
+                    (crate::ScalarMethodArg::Quantile, "quantile"),
+                    (crate::ScalarMethodArg::LloydMax, "Lloyd-Max"),
+                ] {
+                    for &bits in &args.scalar_bits {
+                        let mut a = train_args(model, 1, args.samples.max(100_000));
+                        a.scalar_method = method;
+                        a.scalar_bits = bits;
+                        let cb = train_with_progress(&a.params(), train)?;
+                        out.push(VqSetting {
+                            family: format!("vq scalar {name}"),
+                            setting: format!("{bits} bits"),
+                            codebook: cb.to_msgpack(),
+                            codec_meta: 0,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Prints, for every ZFP fixed-rate point, the best vq PSNR at no more bits per pixel.
+fn print_verdict(rows: &[Row]) {
+    let vq: Vec<&Row> = rows.iter().filter(|r| r.family.starts_with("vq")).collect();
+    let zfp: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.family == "ZFP fixed-rate")
+        .collect();
+    if vq.is_empty() || zfp.is_empty() {
+        return;
+    }
+    println!();
+    println!("| ZFP fixed-rate | ZFP bpp | ZFP PSNR dB | best vq at ≤ that bpp | vq bpp | vq PSNR dB | margin dB |");
+    println!("|---|---:|---:|---|---:|---:|---:|");
+    for z in zfp {
+        let best = vq
+            .iter()
+            .filter(|r| r.bpp <= z.bpp)
+            .max_by(|a, b| a.psnr.total_cmp(&b.psnr));
+        match best {
+            Some(b) => println!(
+                "| {} | {:.3} | {:.2} | {} {} | {:.3} | {:.2} | {:+.2} |",
+                z.setting,
+                z.bpp,
+                z.psnr,
+                b.family,
+                b.setting,
+                b.bpp,
+                b.psnr,
+                b.psnr - z.psnr
+            ),
+            None => println!(
+                "| {} | {:.3} | {:.2} | none | | | |",
+                z.setting, z.bpp, z.psnr
+            ),
+        }
+    }
 }

@@ -5,8 +5,10 @@ mod data;
 mod eval;
 
 use blosc2_host as host;
+use blosc2_vq::codebook::{ScalarMethod, Transform};
 use blosc2_vq::train::{
-    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
+    ScalarParams,
 };
 use blosc2_vq::weights::Metric;
 use blosc2_vq::Codebook;
@@ -38,6 +40,21 @@ pub enum Model {
     Cmeans,
     /// K-means: hard vector quantization (one codeword index per tile).
     Kmeans,
+    /// Residual VQ: --stages stages of --prototypes codewords, each coding what the previous
+    /// left (optionally after removing the tile mean, --mean-bits).
+    Residual,
+    /// Scalar quantizer: every value to one of 2^--scalar-bits levels (tile shape ignored).
+    Scalar,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum ScalarMethodArg {
+    /// Equal-width bins.
+    Uniform,
+    /// Equal-count bins.
+    Quantile,
+    /// Lloyd-Max: levels minimizing squared error (1-D k-means).
+    LloydMax,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -51,9 +68,31 @@ pub struct TrainArgs {
     /// The model.
     #[arg(long, value_enum, default_value = "aa")]
     pub model: Model,
-    /// Number of prototypes (codewords for kmeans).
+    /// Number of prototypes (codewords for kmeans, codewords per stage for residual).
     #[arg(long, default_value_t = 36)]
     pub prototypes: usize,
+    /// Stages (residual).
+    #[arg(long, default_value_t = 2)]
+    pub stages: usize,
+    /// Bits of the tile mean removed before the first stage; 0 = none (residual).
+    #[arg(long, default_value_t = 0)]
+    pub mean_bits: u8,
+    /// Candidate paths the encoder keeps from stage to stage; 1 = greedy (residual).
+    #[arg(long, default_value_t = 4)]
+    pub beam: u32,
+    /// How levels are placed (scalar).
+    #[arg(long, value_enum, default_value = "lloyd-max")]
+    pub scalar_method: ScalarMethodArg,
+    /// Bits per value: 2^bits levels (scalar).
+    #[arg(long, default_value_t = 4)]
+    pub scalar_bits: u8,
+    /// Keep only the largest N weights of each tile (aa, cmeans); 0 keeps all.
+    #[arg(long, default_value_t = 0)]
+    pub kept_weights: u32,
+    /// Code log10(max(value, FLOOR)) instead of the values (for data spanning many decades;
+    /// values at or below the floor decode as 0).
+    #[arg(long)]
+    pub log10_floor: Option<f64>,
     /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
     #[arg(long, default_value = "4x4", value_parser = parse_shape)]
     pub tile: Shape,
@@ -110,12 +149,37 @@ impl TrainArgs {
                     .tol(self.tol)
                     .seed(self.seed),
             ),
+            Model::Residual => ModelParams::Residual(
+                ResidualParams::new(self.stages, self.prototypes)
+                    .mean_bits(self.mean_bits)
+                    .beam(self.beam)
+                    .max_iter(self.max_iter)
+                    .tol(self.tol)
+                    .seed(self.seed),
+            ),
+            Model::Scalar => ModelParams::Scalar(
+                ScalarParams::new(
+                    self.scalar_bits,
+                    match self.scalar_method {
+                        ScalarMethodArg::Uniform => ScalarMethod::Uniform,
+                        ScalarMethodArg::Quantile => ScalarMethod::Quantile,
+                        ScalarMethodArg::LloydMax => ScalarMethod::LloydMax,
+                    },
+                )
+                .max_iter(self.max_iter)
+                .tol(self.tol),
+            ),
         };
         CodebookParams::new(model)
             .tile_shape(&self.tile.0)
             .n_samples(self.samples)
             .seed(self.seed)
             .weight_bits(self.weight_bits)
+            .kept_weights(self.kept_weights)
+            .transform(match self.log10_floor {
+                Some(floor) => Transform::Log10 { floor },
+                None => Transform::Identity,
+            })
     }
 }
 
@@ -385,8 +449,15 @@ fn run(cli: Cli) -> CliResult<()> {
 }
 
 fn describe_codebook(cb: &Codebook) -> String {
+    let mut extras = String::new();
+    if cb.kept_weights > 0 {
+        extras += &format!(", {} weights kept per tile", cb.kept_weights);
+    }
+    if let Transform::Log10 { floor } = cb.transform {
+        extras += &format!(", log10 transform (floor {floor:e})");
+    }
     format!(
-        "codebook v{}: {:?}, {} prototypes, tile {:?}, {}-bit weights, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",
+        "codebook v{}: {:?}, {} prototypes, tile {:?}, {}-bit weights{extras}, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",
         cb.format_version,
         cb.model,
         cb.n_prototypes,

@@ -149,11 +149,19 @@ fn eval_writes_the_report_and_plots() {
         .args([
             "eval",
             "--models",
-            "aa",
+            "aa,kmeans,residual,scalar",
             "--prototypes",
             "16",
             "--bits",
             "8,4",
+            "--kept",
+            "2",
+            "--codewords",
+            "16",
+            "--residual",
+            "2x32@4x4,2x16@4x8+m4",
+            "--scalar-bits",
+            "2",
             "--zfp-rates",
             "2,4",
             "--zfp-tolerances",
@@ -166,6 +174,13 @@ fn eval_writes_the_report_and_plots() {
     assert!(text.contains("disjoint"), "{text}");
     for codec in [
         "vq AA k=16",
+        "vq AA k=16 sparse",
+        "vq k-means",
+        "vq residual 32/stage 4×4 beam 4",
+        "vq residual 16/stage 4×8 mean 4-bit beam 4",
+        "vq scalar uniform",
+        "vq scalar quantile",
+        "vq scalar Lloyd-Max",
         "ZFP fixed-rate",
         "ZFP fixed-accuracy",
         "LZ4",
@@ -176,6 +191,9 @@ fn eval_writes_the_report_and_plots() {
             "{codec} missing from\n{text}"
         );
     }
+    // The verdict: every ZFP fixed-rate point against the best vq setting at no more bpp.
+    assert!(text.contains("| rate 2 | 2.000 |"), "{text}");
+    assert!(text.contains("best vq at ≤ that bpp"), "{text}");
     for png in ["rd.png", "mosaic.png"] {
         let len = std::fs::metadata(dir.join(png)).unwrap().len();
         assert!(len > 5_000, "{png} is only {len} bytes");

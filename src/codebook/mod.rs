@@ -37,6 +37,8 @@ pub const MAX_STAGE_CODEWORDS: usize = 4096;
 pub const MAX_STAGES: usize = 16;
 /// Most bits per index of a scalar quantizer (`2^bits` levels).
 pub const MAX_SCALAR_BITS: u8 = 12;
+/// Widest beam a residual codebook's encoder may search with.
+pub const MAX_BEAM: u32 = 64;
 /// Most bits of a residual codebook's quantized tile mean.
 pub const MAX_MEAN_BITS: u8 = 12;
 /// Most values a tile may hold.
@@ -74,6 +76,11 @@ pub enum ModelKind {
         mean_min: f64,
         /// Highest quantized tile mean (standardized units).
         mean_max: f64,
+        /// Encoder search: candidate paths kept from stage to stage (1: greedy, each stage
+        /// its nearest codeword; more finds better combinations, slower). The decoder does
+        /// not use it.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        beam: u32,
     },
     /// A scalar quantizer: every value on its own to the nearest of `n_prototypes` levels
     /// (the prototypes, ascending, on 1-value tiles).
@@ -218,6 +225,53 @@ impl Codebook {
     /// (0 keeps them all). Re-validated and re-fingerprinted; no retraining.
     pub fn with_kept_weights(self, kept: u32) -> Result<Self> {
         self.resealed(|cb| cb.kept_weights = kept)
+    }
+
+    /// A residual codebook cut to its first `n_stages` stages. Each stage was trained on what
+    /// the stages before it left, so the first stages are themselves a complete (coarser)
+    /// residual codebook: one training gives a whole range of rates.
+    pub fn with_stages(self, n_stages: u32) -> Result<Self> {
+        let ModelKind::Residual {
+            n_stages: total, ..
+        } = self.model
+        else {
+            return Err(Error::param(
+                "n_stages",
+                format!("a {} codebook has no stages", self.model.name()),
+            ));
+        };
+        if n_stages == 0 || n_stages > total {
+            return Err(Error::param(
+                "n_stages",
+                format!("{n_stages} outside 1..={total}"),
+            ));
+        }
+        let per_stage = self.codewords_per_stage();
+        let keep = per_stage * n_stages as usize;
+        let p = self.n_features();
+        self.resealed(|cb| {
+            if let ModelKind::Residual { n_stages: s, .. } = &mut cb.model {
+                *s = n_stages;
+            }
+            cb.n_prototypes = keep as u32;
+            cb.prototypes.truncate(keep * p);
+        })
+    }
+
+    /// A residual codebook whose encoder keeps `beam` candidate paths (1: greedy). Blocks
+    /// decode the same either way; only the encoder's choices change.
+    pub fn with_beam(self, beam: u32) -> Result<Self> {
+        if !matches!(self.model, ModelKind::Residual { .. }) {
+            return Err(Error::param(
+                "beam",
+                format!("a {} codebook has no stages to search", self.model.name()),
+            ));
+        }
+        self.resealed(|cb| {
+            if let ModelKind::Residual { beam: b, .. } = &mut cb.model {
+                *b = beam;
+            }
+        })
     }
 
     /// The same codebook with another weight bit depth (1 to 8).
@@ -396,7 +450,11 @@ impl Codebook {
                 mean_bits,
                 mean_min,
                 mean_max,
+                beam,
             } => {
+                if beam == 0 || beam > MAX_BEAM {
+                    return bad(format!("beam {beam} outside 1..={MAX_BEAM}"));
+                }
                 let s = n_stages as usize;
                 if s == 0 || s > MAX_STAGES || k % s != 0 {
                     return bad(format!(
@@ -438,6 +496,14 @@ impl Codebook {
 
 fn is_zero(v: &u32) -> bool {
     *v == 0
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(v: &u32) -> bool {
+    *v == 1
 }
 
 /// Strips a MessagePack `bin` header if the bytes are one whole `bin` object.

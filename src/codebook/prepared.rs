@@ -83,6 +83,7 @@ impl PreparedCodebook {
                 mean_bits,
                 mean_min,
                 mean_max,
+                beam,
             } => WeightKernel::Residual(ResidualStages::new(
                 codebook.prototypes.iter().map(|&v| v as f32).collect(),
                 n_stages as usize,
@@ -92,6 +93,7 @@ impl PreparedCodebook {
                     min: mean_min as f32,
                     max: mean_max as f32,
                 },
+                beam as usize,
             )),
             ModelKind::Scalar { .. } => WeightKernel::Scalar(ScalarLevels::new(
                 codebook.prototypes.iter().map(|&v| v as f32).collect(),

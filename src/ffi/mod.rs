@@ -97,6 +97,8 @@ pub struct blosc2_vq_train_params {
     /// If positive, code `log10(max(value, log10_floor))` (values at or below the floor
     /// decode as 0); 0 codes values as they are.
     pub log10_floor: f64,
+    /// Residual VQ: candidate paths the encoder keeps from stage to stage (1: greedy), 1 to 64.
+    pub beam: i32,
 }
 
 /// The `info` structure c-blosc2's plugin loader reads (`codec_info`: the names of the
@@ -275,7 +277,8 @@ pub unsafe extern "C" fn blosc2_vq_decoder(
 /// Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes (256
 /// codewords per stage for residual VQ), 4×4 tiles, 1000 training tiles, seed 0, 100
 /// iterations, tolerance 1e-6 (1e-4 for residual VQ), fuzzifier 2, cosine metric, 1
-/// initialization, 8-bit weights, 2 residual stages without mean removal, 4-bit Lloyd-Max
+/// initialization, 8-bit weights, 2 residual stages without mean removal searched with a
+/// beam of 4, 4-bit Lloyd-Max
 /// scalar levels, dense weights, no transform. Returns 0, or a negative code for a NULL
 /// pointer or an unknown model.
 ///
@@ -321,6 +324,7 @@ pub unsafe extern "C" fn blosc2_vq_train_params_init(
             scalar_bits: 4,
             kept_weights: 0,
             log10_floor: 0.0,
+            beam: 4,
         };
         // SAFETY: checked non-NULL; the caller provides writable memory.
         unsafe { params.write(defaults) };
@@ -472,6 +476,10 @@ fn codebook_params_from_c(p: &blosc2_vq_train_params) -> Result<CodebookParams> 
                 .mean_bits(u8::try_from(p.mean_bits).map_err(|_| {
                     Error::param("mean_bits", format!("{} outside 0..=12", p.mean_bits))
                 })?)
+                .beam(
+                    u32::try_from(p.beam)
+                        .map_err(|_| Error::param("beam", format!("{} outside 1..=64", p.beam)))?,
+                )
                 .max_iter(max_iter)
                 .tol(p.tol)
                 .seed(p.seed),
@@ -626,6 +634,8 @@ pub struct blosc2_vq_codebook_info {
     pub kept_weights: i32,
     /// The log10 transform's floor, or 0 without a transform.
     pub log10_floor: f64,
+    /// Residual VQ: the encoder's beam width; 1 for other models.
+    pub beam: i32,
 }
 
 fn codebook_from_c(codebook: *const u8, len: i64) -> Result<crate::Codebook> {
@@ -668,13 +678,14 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
             crate::codebook::ModelKind::Residual { .. } => (BLOSC2_VQ_MODEL_RESIDUAL, 0, 0.0),
             crate::codebook::ModelKind::Scalar { .. } => (BLOSC2_VQ_MODEL_SCALAR, 0, 0.0),
         };
-        let (n_stages, mean_bits) = match cb.model {
+        let (n_stages, mean_bits, beam) = match cb.model {
             crate::codebook::ModelKind::Residual {
                 n_stages,
                 mean_bits,
+                beam,
                 ..
-            } => (n_stages as i32, i32::from(mean_bits)),
-            _ => (1, 0),
+            } => (n_stages as i32, i32::from(mean_bits), beam as i32),
+            _ => (1, 0, 1),
         };
         let scalar_method = match cb.model {
             crate::codebook::ModelKind::Scalar { method } => match method {
@@ -711,6 +722,7 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
             scalar_method,
             kept_weights: cb.kept_weights as i32,
             log10_floor,
+            beam,
         };
         // SAFETY: checked non-NULL; the caller passes a writable struct.
         unsafe { out.write(described) };

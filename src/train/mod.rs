@@ -320,6 +320,7 @@ impl CodebookParams {
                     mean_bits: mean.bits,
                     mean_min: f64::from(mean.min),
                     mean_max: f64::from(mean.max),
+                    beam: params.get_beam(),
                 };
                 (kind, fit.codewords().to_vec(), record)
             }

@@ -88,6 +88,21 @@ impl<F: Float> Memberships<F> {
         best.0
     }
 
+    /// Writes `|c_j|² - 2 x·c_j` for every center into `out` (the squared distance less
+    /// `|x|²`, which is the same for all). Build with [`Metric::Euclidean`].
+    pub fn partial_sq_distances(&self, x: &[F], out: &mut [F]) {
+        let k = self.n_centers();
+        out.fill(F::zero());
+        for (&xf, row) in x.iter().zip(self.centers_t.chunks_exact(k)) {
+            for (o, &c) in out.iter_mut().zip(row) {
+                *o = *o + xf * c;
+            }
+        }
+        for (o, &cc) in out.iter_mut().zip(&self.norms) {
+            *o = cc - (*o + *o);
+        }
+    }
+
     /// Writes the memberships of `x` into `out` (`n_centers` values summing to 1).
     pub fn compute(&self, x: &[F], out: &mut [F]) {
         let k = self.n_centers();

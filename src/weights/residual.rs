@@ -50,11 +50,20 @@ pub struct ResidualStages {
     p: usize,
     /// The mean quantizer (`bits == 0`: none).
     pub mean: MeanQuantizer,
+    /// Candidate paths kept from stage to stage (1: greedy).
+    beam: usize,
 }
 
 impl ResidualStages {
-    /// Prepares `n_stages` stages from `codewords` (`n_stages × k × p`).
-    pub fn new(codewords: Vec<f32>, n_stages: usize, p: usize, mean: MeanQuantizer) -> Self {
+    /// Prepares `n_stages` stages from `codewords` (`n_stages × k × p`), searched with
+    /// `beam` candidate paths (1: greedy, each stage its nearest codeword).
+    pub fn new(
+        codewords: Vec<f32>,
+        n_stages: usize,
+        p: usize,
+        mean: MeanQuantizer,
+        beam: usize,
+    ) -> Self {
         let k = codewords.len() / (n_stages * p);
         let stages = codewords
             .chunks_exact(k * p)
@@ -66,6 +75,7 @@ impl ResidualStages {
             k,
             p,
             mean,
+            beam: beam.max(1),
         }
     }
 
@@ -86,6 +96,7 @@ impl ResidualStages {
         let (p, k) = (self.p, self.k);
         let n = tiles.len() / p;
         let mut dots = vec![0f32; k];
+        let mut beam = BeamScratch::default();
         for (t, z) in tiles.chunks_exact_mut(p).enumerate() {
             if self.mean.bits > 0 {
                 // A plain serial sum: same order, same bits, on every CPU.
@@ -95,6 +106,10 @@ impl ResidualStages {
                 let mq = self.mean.value(q);
                 z.iter_mut().for_each(|v| *v -= mq);
             }
+            if self.beam > 1 && self.stages.len() > 1 {
+                self.beam_search(z, t, n, indexes, &mut beam);
+                continue;
+            }
             for (s, stage) in self.stages.iter().enumerate() {
                 let j = stage.nearest(z, &mut dots);
                 indexes[s * n + t] = j as u16;
@@ -103,6 +118,96 @@ impl ResidualStages {
             }
         }
     }
+
+    /// Codes one tile keeping the `beam` best partial paths from stage to stage; writes the
+    /// best full path's indexes (ties go to the earlier path, then the lower index).
+    fn beam_search(
+        &self,
+        z: &[f32],
+        t: usize,
+        n: usize,
+        indexes: &mut [u16],
+        bs: &mut BeamScratch,
+    ) {
+        let (p, k, b) = (self.p, self.k, self.beam);
+        let n_stages = self.stages.len();
+        let BeamScratch {
+            dots,
+            res,
+            next_res,
+            err,
+            ids,
+            next_ids,
+            best,
+        } = bs;
+        dots.resize(k, 0.0);
+        res.resize(b * p, 0.0);
+        next_res.resize(b * p, 0.0);
+        err.resize(b, 0.0);
+        ids.resize(b * n_stages, 0);
+        next_ids.resize(b * n_stages, 0);
+        // Path 0 is the tile itself.
+        res[..p].copy_from_slice(z);
+        err[0] = z.iter().map(|v| v * v).sum();
+        let mut n_paths = 1;
+        for (s, stage) in self.stages.iter().enumerate() {
+            // The b best (error, path, codeword) extensions, ascending.
+            best.clear();
+            for pi in 0..n_paths {
+                stage.partial_sq_distances(&res[pi * p..(pi + 1) * p], dots);
+                for (j, &d) in dots.iter().enumerate() {
+                    let e = err[pi] + d;
+                    if best.len() == b && !(e < best[b - 1].0) {
+                        continue;
+                    }
+                    let pos = best.partition_point(|&(be, _, _)| be <= e);
+                    best.insert(pos, (e, pi, j));
+                    best.truncate(b);
+                }
+            }
+            for (q, &(_, pi, j)) in best.iter().enumerate() {
+                let c = &self.codewords[(s * k + j) * p..(s * k + j + 1) * p];
+                let mut e = 0f32;
+                for ((o, &v), &cv) in next_res[q * p..(q + 1) * p]
+                    .iter_mut()
+                    .zip(&res[pi * p..(pi + 1) * p])
+                    .zip(c)
+                {
+                    *o = v - cv;
+                    e += *o * *o;
+                }
+                // The exact error of the new residual (the sum above drifts).
+                err[q] = e;
+                next_ids[q * n_stages..q * n_stages + s]
+                    .copy_from_slice(&ids[pi * n_stages..pi * n_stages + s]);
+                next_ids[q * n_stages + s] = j as u16;
+            }
+            n_paths = best.len();
+            std::mem::swap(res, next_res);
+            std::mem::swap(ids, next_ids);
+        }
+        let mut winner = 0;
+        for q in 1..n_paths {
+            if err[q] < err[winner] {
+                winner = q;
+            }
+        }
+        for s in 0..n_stages {
+            indexes[s * n + t] = ids[winner * n_stages + s];
+        }
+    }
+}
+
+/// Buffers of the beam search, reused from tile to tile.
+#[derive(Default)]
+struct BeamScratch {
+    dots: Vec<f32>,
+    res: Vec<f32>,
+    next_res: Vec<f32>,
+    err: Vec<f32>,
+    ids: Vec<u16>,
+    next_ids: Vec<u16>,
+    best: Vec<(f32, usize, usize)>,
 }
 
 #[cfg(test)]
