@@ -5,13 +5,19 @@
 //!
 //! Throughput is MB/s of uncompressed data. Targets (read from here, not asserted in tests):
 //! CMeans encode ≥ 500 MB/s and ≥ ZFP fixed-rate's, decode ≥ 1 GB/s and ≥ 2× ZFP's, AA encode
-//! ≥ 50 MB/s, training 36 prototypes on 1000 tiles ≤ 20 ms (CMeans) / ≤ 100 ms (AA).
+//! ≥ 50 MB/s, training 36 prototypes on 1000 tiles ≤ 20 ms (CMeans) / ≤ 100 ms (AA); residual,
+//! k-means and scalar decode ≥ 2× ZFP's at a comparable rate (residual 4×256 on 4×8 tiles is
+//! ~1 bpp: compare with ZFP rate 1 and 2).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use blosc2_host::zfp::{self, ZfpMode};
-use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
+use blosc2_vq::codebook::ScalarMethod;
+use blosc2_vq::train::{
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
+    ResidualParams, ScalarParams,
+};
 use blosc2_vq::weights::Metric;
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -38,8 +44,13 @@ fn archetypal() -> ModelParams {
 }
 
 fn train(model: ModelParams, n_samples: usize) -> Vec<u8> {
+    train_tiled(model, n_samples, &[4, 4])
+}
+
+fn train_tiled(model: ModelParams, n_samples: usize, tile: &[usize]) -> Vec<u8> {
     let faces = olivetti().mapv(f64::from).into_dyn();
     CodebookParams::new(model)
+        .tile_shape(tile)
         .n_samples(n_samples)
         .fit(&faces.view())
         .expect("training succeeds")
@@ -52,6 +63,25 @@ fn codecs(c: &mut Criterion) {
     let codebooks = [
         ("cmeans", train(cmeans(), 1000)),
         ("aa", train(archetypal(), 1000)),
+        (
+            "kmeans-256",
+            train(ModelParams::KMeans(KMeansParams::new(256)), 20_000),
+        ),
+        (
+            "residual-4x256-4x8",
+            train_tiled(
+                ModelParams::Residual(ResidualParams::new(4, 256).beam(4)),
+                50_000,
+                &[4, 8],
+            ),
+        ),
+        (
+            "scalar-4bit",
+            train(
+                ModelParams::Scalar(ScalarParams::new(4, ScalarMethod::LloydMax)),
+                100_000,
+            ),
+        ),
     ];
 
     let mut enc = c.benchmark_group("encode");
@@ -114,6 +144,8 @@ fn codecs(c: &mut Criterion) {
     let zfp_modes = [
         ZfpMode::Rate(8.0),
         ZfpMode::Rate(4.0),
+        ZfpMode::Rate(2.0),
+        ZfpMode::Rate(1.0),
         ZfpMode::Accuracy(1e-2),
     ];
     for mode in zfp_modes {
