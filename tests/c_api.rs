@@ -1,6 +1,8 @@
 //! The C surface: the committed header is what cbindgen generates and compiles on its own; the
 //! shared library exports only our symbols; and the C example, compiled with `cc`, trains a
-//! codebook and round-trips the faces with c-blosc2 loading the codec dynamically.
+//! codebook (Archetypal Analysis, Fuzzy C-Means, or mean-removed residual VQ set through the
+//! new `blosc2_vq_train_params` fields) and round-trips the faces with c-blosc2 loading the
+//! codec dynamically, also under valgrind.
 
 mod common;
 
@@ -170,7 +172,13 @@ fn c_example_trains_and_round_trips_with_the_dynamically_loaded_codec() {
         "Olivetti faces missing at {}",
         faces.display()
     );
-    for (model, min_ratio, min_psnr) in [("aa", 2.40, 23.4), ("cmeans", 2.56, 20.3)] {
+    // (model, minimum ratio, minimum PSNR, what blosc2_vq_codebook_inspect reports: total
+    // prototypes, stages, mean bits). Residual measured: ratio 19.88, PSNR 34.29 dB.
+    for (model, min_ratio, min_psnr, layout) in [
+        ("aa", 2.40, 23.4, [36.0, 1.0, 0.0]),
+        ("cmeans", 2.56, 20.3, [36.0, 1.0, 0.0]),
+        ("residual", 19.0, 33.7, [192.0, 3.0, 6.0]),
+    ] {
         let out = run(Command::new(&exe)
             .arg(&faces)
             .arg(model)
@@ -181,19 +189,27 @@ fn c_example_trains_and_round_trips_with_the_dynamically_loaded_codec() {
             out.contains("Successfully loaded libblosc2_vq.so"),
             "c-blosc2 did not load the plugin dynamically:\n{out}"
         );
+        assert!(out.contains(&format!("model {model} images 400 ")), "{out}");
         let (ratio, psnr) = (figure(&out, "ratio"), figure(&out, "psnr"));
         assert!(
             ratio >= min_ratio && psnr >= min_psnr,
             "{model}: ratio {ratio}, PSNR {psnr}"
         );
+        let inspected = ["prototypes", "stages", "mean_bits"].map(|k| figure(&out, k));
+        assert_eq!(inspected, layout, "{model}: {out}");
     }
+    let bad = Command::new(&exe)
+        .arg(&faces)
+        .arg("kmedoids")
+        .env("LD_LIBRARY_PATH", common::plugin_dir())
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown model kmedoids"));
 }
 
-/// The C example (training through the C API, c-blosc2 loading the plugin dynamically,
-/// compression with two threads, decompression) under valgrind's memcheck: no invalid read
-/// or write, no use of uninitialised memory, anywhere in the process.
-#[test]
-fn c_example_is_clean_under_valgrind() {
+/// Runs the C example with `args` under valgrind's memcheck and returns its output.
+fn run_example_under_valgrind(args: &[&str]) -> String {
     let exe = compile_example();
     let faces = common::olivetti_path();
     let out = Command::new("valgrind")
@@ -205,7 +221,7 @@ fn c_example_is_clean_under_valgrind() {
         ])
         .arg(&exe)
         .arg(&faces)
-        .arg("cmeans")
+        .args(args)
         .env("LD_LIBRARY_PATH", common::plugin_dir())
         .output()
         .expect("valgrind runs (scripts/setup.sh installs it)");
@@ -216,4 +232,25 @@ fn c_example_is_clean_under_valgrind() {
     );
     assert!(out.status.success(), "valgrind reported errors:\n{text}");
     assert!(text.contains("ratio"), "{text}");
+    text
+}
+
+/// The C example (training through the C API, c-blosc2 loading the plugin dynamically,
+/// compression with two threads, decompression) under valgrind's memcheck: no invalid read
+/// or write, no use of uninitialised memory, anywhere in the process.
+#[test]
+fn c_example_is_clean_under_valgrind() {
+    run_example_under_valgrind(&["cmeans"]);
+}
+
+/// The same with a residual codebook (the train parameters' and codebook info's new fields
+/// read and written from C, bit-packed indexes and quantized means), on 40 faces to keep
+/// valgrind's run short.
+#[test]
+fn c_residual_example_is_clean_under_valgrind() {
+    let out = run_example_under_valgrind(&["residual", "40"]);
+    assert!(out.contains("model residual images 40 "), "{out}");
+    assert_eq!(figure(&out, "stages"), 3.0, "{out}");
+    // measured 33.71 dB
+    assert!(figure(&out, "psnr") >= 33.1, "{out}");
 }

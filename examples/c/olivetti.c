@@ -4,7 +4,12 @@
  * and print the compression ratio and PSNR.
  *
  *   cc -std=c99 olivetti.c -I<blosc2 include> -Iinclude -L<dirs> -lblosc2_vq -lblosc2 -lpthread -lm -ldl
- *   LD_LIBRARY_PATH=target/release ./olivetti ../shared/data/olivetti_faces_u8.npy [aa|cmeans]
+ *   LD_LIBRARY_PATH=target/release ./olivetti ../shared/data/olivetti_faces_u8.npy [aa|cmeans|residual] [n_images]
+ *
+ * aa and cmeans: the reference notebook's Archetypal Analysis / Fuzzy C-Means codebooks (36
+ * prototypes, weights per tile). residual: mean-removed residual vector quantization (a 6-bit
+ * tile mean, then 3 stages of 64 codewords: one 6-bit index per stage and 4x4 tile).
+ * n_images (default 400) compresses only the first faces.
  */
 #include <blosc2.h>
 #include <b2nd.h>
@@ -60,24 +65,57 @@ static float *read_faces(const char *path) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s olivetti_faces_u8.npy [aa|cmeans]\n", argv[0]);
+    fprintf(stderr, "usage: %s olivetti_faces_u8.npy [aa|cmeans|residual] [n_images]\n", argv[0]);
     return 2;
   }
-  int model = (argc > 2 && strcmp(argv[2], "cmeans") == 0) ? BLOSC2_VQ_MODEL_FUZZY_CMEANS
-                                                            : BLOSC2_VQ_MODEL_ARCHETYPAL;
+  const char *name = argc > 2 ? argv[2] : "aa";
+  int model;
+  if (strcmp(name, "aa") == 0) {
+    model = BLOSC2_VQ_MODEL_ARCHETYPAL;
+  } else if (strcmp(name, "cmeans") == 0) {
+    model = BLOSC2_VQ_MODEL_FUZZY_CMEANS;
+  } else if (strcmp(name, "residual") == 0) {
+    model = BLOSC2_VQ_MODEL_RESIDUAL;
+  } else {
+    fprintf(stderr, "unknown model %s: use aa, cmeans or residual\n", name);
+    return 2;
+  }
+  int n_images = argc > 3 ? atoi(argv[3]) : N_IMAGES;
+  if (n_images < 1 || n_images > N_IMAGES) {
+    fprintf(stderr, "n_images must be 1 to %d\n", N_IMAGES);
+    return 2;
+  }
   float *faces = read_faces(argv[1]);
   if (faces == NULL) return 1;
-  int64_t nitems = (int64_t)N_IMAGES * SIDE * SIDE;
+  int64_t nitems = (int64_t)n_images * SIDE * SIDE;
 
-  /* 1. Train a codebook (36 prototypes on 1000 random 4x4 tiles, seed 0). */
+  /* 1. Train a codebook. The defaults (blosc2_vq_train_params_init) are the reference
+   *    notebook's: 36 prototypes on 1000 random 4x4 tiles, seed 0. */
   blosc2_vq_train_params params;
-  blosc2_vq_train_params_init(&params, model);
-  int64_t shape[3] = {N_IMAGES, SIDE, SIDE};
+  if (blosc2_vq_train_params_init(&params, model) < 0) {
+    fprintf(stderr, "%s\n", blosc2_vq_last_error_message());
+    return 1;
+  }
+  if (model == BLOSC2_VQ_MODEL_RESIDUAL) {
+    /* Each tile's mean, quantized to 6 bits, is removed first; then every stage picks the
+     * codeword nearest to what the previous stages left. 6 + 3 x 6 = 24 bits per 16 values. */
+    params.mean_bits = 6;
+    params.n_stages = 3;
+    params.n_prototypes = 64; /* codewords per stage (2^6: 6-bit indexes) */
+    params.n_samples = 20 * (int64_t)n_images;
+  }
+  int64_t shape[3] = {n_images, SIDE, SIDE};
   uint8_t *codebook = NULL;
   int64_t codebook_len = 0;
   if (blosc2_vq_codebook_train(faces, BLOSC2_VQ_DTYPE_FLOAT32, shape, 3, &params, &codebook,
                                &codebook_len) < 0) {
     fprintf(stderr, "training failed: %s\n", blosc2_vq_last_error_message());
+    return 1;
+  }
+  /* What was trained, as the library reads it back. */
+  blosc2_vq_codebook_info info;
+  if (blosc2_vq_codebook_inspect(codebook, codebook_len, &info) < 0) {
+    fprintf(stderr, "bad codebook: %s\n", blosc2_vq_last_error_message());
     return 1;
   }
 
@@ -123,8 +161,10 @@ int main(int argc, char **argv) {
     se += d * d;
   }
   double psnr = 10.0 * log10(1.0 / (se / (double)nitems));
-  printf("model %s ratio %.3f psnr %.3f codebook_bytes %lld\n",
-         model == BLOSC2_VQ_MODEL_ARCHETYPAL ? "aa" : "cmeans", ratio, psnr, (long long)codebook_len);
+  printf("model %s images %d ratio %.3f psnr %.3f codebook_bytes %lld prototypes %d stages %d "
+         "mean_bits %d\n",
+         name, n_images, ratio, psnr, (long long)codebook_len, info.n_prototypes, info.n_stages,
+         info.mean_bits);
 
   b2nd_free(array);
   b2nd_free_ctx(ctx);

@@ -3,6 +3,8 @@
     import blosc2, blosc2_vq
     blosc2_vq.register()                                   # blosc2.register_codec("vq", 185)
     cb = blosc2_vq.train(images, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0)
+    # or model="cmeans", "kmeans", "residual" (n_stages=, mean_bits=, beam=), "scalar" (scalar_bits=,
+    # scalar_method=); kept_weights= for sparse weights, log10_floor= for data spanning decades
     arr = blosc2.asarray(images, chunks=(1, 64, 64), blocks=(1, 64, 64), meta={"vq": cb},
                          cparams=blosc2_vq.cparams(nthreads=4))
     rec = arr[:]
@@ -61,7 +63,8 @@ def register(codec_id=DEFAULT_CODEC_ID):
 def cparams(codec_id=DEFAULT_CODEC_ID, nthreads=None, codec_meta=0, **extra):
     """Compression parameters the codec needs: no filters (python-blosc2's default SHUFFLE
     would scramble the bytes before a lossy codec) and NEVER_SPLIT. `codec_meta` 1..8
-    overrides the codebook's weight bits. Extra keys are passed through."""
+    overrides the codebook's weight bits (weight codebooks only: "aa", "cmeans"; the codec
+    refuses it for the others). Extra keys are passed through."""
     import blosc2
 
     params = {
@@ -83,19 +86,88 @@ def last_error():
 
 _MODELS = {"aa": _clib.MODEL_ARCHETYPAL, "archetypal": _clib.MODEL_ARCHETYPAL,
            "cmeans": _clib.MODEL_FUZZY_CMEANS, "fuzzy_cmeans": _clib.MODEL_FUZZY_CMEANS,
-           "kmeans": _clib.MODEL_KMEANS}
+           "kmeans": _clib.MODEL_KMEANS, "residual": _clib.MODEL_RESIDUAL, "scalar": _clib.MODEL_SCALAR}
 _METRICS = {"euclidean": _clib.METRIC_EUCLIDEAN, "cosine": _clib.METRIC_COSINE}
+_SCALAR_METHODS = {"uniform": _clib.SCALAR_UNIFORM, "quantile": _clib.SCALAR_QUANTILE,
+                   "lloyd_max": _clib.SCALAR_LLOYD_MAX}
+#: Codebook kinds by the C API's model code (names as in the codebook's MessagePack schema).
+_KINDS = {_clib.MODEL_FUZZY_CMEANS: "fuzzy_cmeans", _clib.MODEL_ARCHETYPAL: "archetypal",
+          _clib.MODEL_KMEANS: "kmeans", _clib.MODEL_RESIDUAL: "residual", _clib.MODEL_SCALAR: "scalar"}
+#: Kinds whose blocks hold weights (the others hold codeword indexes).
+_WEIGHT_KINDS = ("fuzzy_cmeans", "archetypal")
+
+_INT32 = (-(2 ** 31), 2 ** 31 - 1)
+_INT64 = (-(2 ** 63), 2 ** 63 - 1)
+_UINT64 = (0, 2 ** 64 - 1)
 
 
-def train(data, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0, *,
-          m=2.0, metric="cosine", n_init=1, max_iter=100, tol=1e-6, weight_bits=8):
+def _integer(name, value, bounds=_INT32):
+    """`value` as a Python int that fits the C field. ctypes would silently wrap an integer
+    that does not fit (2**32 + 2 becomes 2) and truncate a float, so both are refused here;
+    the library checks the meaningful ranges and names them in its message."""
+    import operator
+
+    if isinstance(value, bool):
+        raise VQError(f"{name} must be an integer, not {value!r}")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise VQError(f"{name} must be an integer, not {value!r}") from None
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise VQError(f"{name} {value} is out of range")
+    return value
+
+
+def _real(name, value):
+    """`value` as a float (ctypes would raise a bare TypeError for a string)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise VQError(f"{name} must be a number, not {value!r}")
+    return float(value)
+
+
+def _choice(name, value, options):
+    if not isinstance(value, str) or value not in options:
+        names = ", ".join(repr(o) for o in options)
+        raise VQError(f"unknown {name} {value!r}: use one of {names}")
+    return options[value]
+
+
+def train(data, model="aa", n_prototypes=None, tile=(4, 4), n_samples=1000, seed=0, *,
+          m=2.0, metric="cosine", n_init=1, max_iter=100, tol=None, weight_bits=8,
+          n_stages=None, mean_bits=None, beam=None, scalar_method=None, scalar_bits=None,
+          kept_weights=0, log10_floor=None):
     """Trains a codebook on `data` and returns its bytes, ready for `meta={"vq": ...}`.
 
     `data` is a float32 or float64 array whose last `len(tile)` axes are image axes (leading
-    axes index images). `model` is "aa" (Archetypal Analysis; `n_init` restarts), "cmeans"
-    (Fuzzy C-Means; fuzzifier `m`, `metric` "euclidean" or "cosine") or "kmeans" (hard vector
-    quantization: `n_prototypes` codewords, one index per tile). `n_samples` random tiles
-    are drawn with `seed`.
+    axes index images); `n_samples` random tiles are drawn with `seed`. `model` is one of:
+
+    - "aa" (Archetypal Analysis; `n_init` restarts) or "cmeans" (Fuzzy C-Means; fuzzifier
+      `m`, `metric` "euclidean" or "cosine"): `n_prototypes` prototypes (default 36), blocks
+      hold each tile's weights at `weight_bits` bits. `kept_weights=s` keeps only each tile's
+      `s` largest weights (sparse weights, `s` below `n_prototypes`; 0 keeps all).
+    - "kmeans" (hard vector quantization): `n_prototypes` codewords (default 36, at most
+      1024), one index per tile.
+    - "residual" (multi-stage vector quantization): `n_stages` stages (default 2, 1 to 16) of
+      `n_prototypes` codewords each (default 256, at most 4096), one index per tile and stage;
+      `mean_bits` (default 0, at most 12) first removes each tile's mean quantized to that
+      many bits (mean-removed VQ). The encoder keeps `beam` candidate paths from stage to
+      stage (default 4, 1 to 64; 1 is greedy): wider finds better codes, slower; decoding is
+      the same.
+    - "scalar": every value on its own to one of `2**scalar_bits` levels (default 4 bits, 1 to
+      12) placed by `scalar_method`: "uniform" (equal-width bins), "quantile" (equal-count
+      bins) or "lloyd_max" (least squared error, the default). `tile` and `n_prototypes` do
+      not apply; `n_samples` values are drawn.
+
+    `max_iter` and `tol` bound the fits (`tol` defaults to 1e-4 for "residual", else 1e-6).
+    `log10_floor=f` (positive) codes `log10(max(value, f))` instead of the values, for data
+    spanning many decades; values at or below `f` decode as 0. None (the default) codes the
+    values as they are.
+
+    Options that do not apply to `model` (such as `n_stages` for "aa") raise `VQError`, a
+    `ValueError`, as do values the library rejects (with its message).
     """
     import numpy as np
 
@@ -107,29 +179,66 @@ def train(data, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0
     else:
         raise VQError(f"train takes float32 or float64 arrays, not {arr.dtype}")
     arr = np.ascontiguousarray(arr)
-    if model not in _MODELS:
-        raise VQError(f"unknown model {model!r}: use 'aa' or 'cmeans'")
-    if metric not in _METRICS:
-        raise VQError(f"unknown metric {metric!r}: use 'euclidean' or 'cosine'")
-    tile = tuple(int(t) for t in tile)
+    model_code = _choice("model", model, _MODELS)
+    kind = _KINDS[model_code]
+    metric_code = _choice("metric", metric, _METRICS)
+    # Options of one kind given to another would be silently ignored by the library: refuse
+    # them, since the caller surely meant something else.
+    for name, value, kinds in (("n_stages", n_stages, ("residual",)), ("mean_bits", mean_bits, ("residual",)),
+                               ("beam", beam, ("residual",)),
+                               ("scalar_method", scalar_method, ("scalar",)),
+                               ("scalar_bits", scalar_bits, ("scalar",))):
+        if value is not None and kind not in kinds:
+            raise VQError(f"{name} applies to model {kinds[0]!r} only, not {model!r}")
+    if kind == "scalar" and n_prototypes is not None:
+        raise VQError("a scalar quantizer has 2**scalar_bits levels: give scalar_bits, not n_prototypes")
+    kept_weights = _integer("kept_weights", kept_weights)
+    if kept_weights < 0:
+        raise VQError(f"kept_weights {kept_weights} must be >= 0 (0 keeps all weights)")
+    if kept_weights and kind not in _WEIGHT_KINDS:
+        raise VQError(f"kept_weights applies to models 'aa' and 'cmeans' (which have weights), not {model!r}")
+    if log10_floor is not None:
+        log10_floor = _real("log10_floor", log10_floor)
+        # 0 would mean "no transform" to the C API: refuse it rather than silently ignore it.
+        if not (log10_floor > 0 and np.isfinite(log10_floor)):
+            raise VQError(f"log10_floor {log10_floor} must be positive and finite (None: no transform)")
+    try:
+        tile = tuple(_integer("tile side", t) for t in tile)
+    except TypeError:
+        raise VQError(f"tile {tile!r} must be a sequence of 1 to 3 sides") from None
     if not 1 <= len(tile) <= 3:
         raise VQError(f"tile {tile} must have 1 to 3 sides")
     lib = _clib.lib()
     params = _clib.TrainParams()
-    if lib.blosc2_vq_train_params_init(ctypes.byref(params), _MODELS[model]) < 0:
+    if lib.blosc2_vq_train_params_init(ctypes.byref(params), model_code) < 0:
         raise VQError(_clib.last_error_message())
-    params.n_prototypes = n_prototypes
+    # Unset options keep the library's defaults for the model.
+    if n_prototypes is not None:
+        params.n_prototypes = _integer("n_prototypes", n_prototypes)
     params.tile_ndim = len(tile)
     for i, t in enumerate(tile):
         params.tile_shape[i] = t
-    params.n_samples = n_samples
-    params.seed = seed
-    params.max_iter = max_iter
-    params.tol = tol
-    params.fuzzifier = m
-    params.metric = _METRICS[metric]
-    params.n_init = n_init
-    params.weight_bits = weight_bits
+    params.n_samples = _integer("n_samples", n_samples, _INT64)
+    params.seed = _integer("seed", seed, _UINT64)
+    params.max_iter = _integer("max_iter", max_iter)
+    if tol is not None:
+        params.tol = _real("tol", tol)
+    params.fuzzifier = _real("m", m)
+    params.metric = metric_code
+    params.n_init = _integer("n_init", n_init)
+    params.weight_bits = _integer("weight_bits", weight_bits)
+    if n_stages is not None:
+        params.n_stages = _integer("n_stages", n_stages)
+    if mean_bits is not None:
+        params.mean_bits = _integer("mean_bits", mean_bits)
+    if beam is not None:
+        params.beam = _integer("beam", beam)
+    if scalar_method is not None:
+        params.scalar_method = _choice("scalar_method", scalar_method, _SCALAR_METHODS)
+    if scalar_bits is not None:
+        params.scalar_bits = _integer("scalar_bits", scalar_bits)
+    params.kept_weights = kept_weights
+    params.log10_floor = 0.0 if log10_floor is None else log10_floor
     shape = (ctypes.c_int64 * arr.ndim)(*arr.shape)
     out = ctypes.POINTER(ctypes.c_uint8)()
     out_len = ctypes.c_int64()
@@ -143,13 +252,36 @@ def train(data, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0
         lib.blosc2_vq_free(out)
 
 
+def _unpack_map(raw):
+    """The codebook's MessagePack map (unwrapping a `bin`, as python-blosc2 stores bytes).
+    Only called on bytes the library has validated."""
+    import msgpack
+
+    obj = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    if isinstance(obj, bytes):
+        obj = msgpack.unpackb(obj, raw=False, strict_map_key=False)
+    return obj
+
+
 class Codebook:
     """A codebook's content, read through the library (which validates it).
 
-    Attributes: `kind` ("fuzzy_cmeans" or "archetypal"), `tile_shape`, `n_prototypes`,
-    `weight_bits`, `fuzzifier` and `metric` (Fuzzy C-Means), `fingerprint`, `mean` and
-    `scale` (the scaler, shaped like a tile), `prototypes` (n_prototypes × tile values,
-    standardized space), and `training` (n_samples, iterations, loss).
+    Attributes:
+
+    - `kind`: "fuzzy_cmeans", "archetypal", "kmeans", "residual" or "scalar" (the names of
+      the MessagePack schema); `format_version`, `fingerprint`, `tile_shape`.
+    - `n_prototypes`: prototypes, codewords (all stages together for "residual") or levels.
+    - `weight_bits` (bits per quantized weight; used by "fuzzy_cmeans" and "archetypal") and
+      `kept_weights` (sparse weights kept per tile; 0: all).
+    - `fuzzifier`, `metric`: Fuzzy C-Means only, else None.
+    - `n_stages`, `codewords_per_stage`, `mean_bits`, `mean_range` ((lowest, highest)
+      quantized tile mean, standardized units), `beam` (the encoder's search width):
+      "residual" only, else None.
+    - `scalar_method` ("uniform", "quantile" or "lloyd_max") and `levels` (ascending):
+      "scalar" only, else None.
+    - `transform` ("identity" or "log10") and `log10_floor` (None without a transform).
+    - `mean` and `scale` (the scaler, shaped like a tile), `prototypes` (n_prototypes x tile
+      values, standardized space), `training` (n_samples, iterations, loss).
     """
 
     def __init__(self, raw):
@@ -166,6 +298,8 @@ class Codebook:
         info = _clib.CodebookInfo()
         if lib.blosc2_vq_codebook_inspect(raw, len(raw), ctypes.byref(info)) < 0:
             raise VQError(_clib.last_error_message())
+        if info.model not in _KINDS:
+            raise VQError(f"the library reports model {info.model}, which this package does not know: upgrade it")
         k, p = info.n_prototypes, info.n_features
         self.mean = np.empty(p)
         self.scale = np.empty(p)
@@ -177,16 +311,33 @@ class Codebook:
             raise VQError(_clib.last_error_message())
         self.raw = raw
         self.format_version = info.format_version
-        self.kind = {_clib.MODEL_ARCHETYPAL: "archetypal", _clib.MODEL_KMEANS: "kmeans"}.get(info.model, "fuzzy_cmeans")
+        self.kind = _KINDS[info.model]
         self.tile_shape = tuple(info.tile_shape[i] for i in range(info.tile_ndim))
         self.mean = self.mean.reshape(self.tile_shape)
         self.scale = self.scale.reshape(self.tile_shape)
         self.n_prototypes = k
         self.weight_bits = info.weight_bits
+        self.kept_weights = info.kept_weights
         self.fingerprint = info.fingerprint
-        self.fuzzifier = info.fuzzifier if self.kind == "fuzzy_cmeans" else None
-        self.metric = ({v: n for n, v in _METRICS.items()}[info.metric]
-                       if self.kind == "fuzzy_cmeans" else None)
+        fcm = self.kind == "fuzzy_cmeans"
+        self.fuzzifier = info.fuzzifier if fcm else None
+        self.metric = {v: n for n, v in _METRICS.items()}[info.metric] if fcm else None
+        residual = self.kind == "residual"
+        self.n_stages = info.n_stages if residual else None
+        self.codewords_per_stage = k // info.n_stages if residual else None
+        self.mean_bits = info.mean_bits if residual else None
+        self.beam = info.beam if residual else None
+        self.mean_range = None
+        if residual:
+            # The C API does not report the mean quantizer's range: read it from the map.
+            model = _unpack_map(raw)["model"]
+            self.mean_range = (float(model["mean_min"]), float(model["mean_max"]))
+        scalar = self.kind == "scalar"
+        self.scalar_method = ({v: n for n, v in _SCALAR_METHODS.items()}[info.scalar_method]
+                              if scalar else None)
+        self.levels = self.prototypes[:, 0].copy() if scalar else None
+        self.log10_floor = info.log10_floor if info.log10_floor > 0 else None
+        self.transform = "identity" if self.log10_floor is None else "log10"
         self.training = {"n_samples": info.n_samples, "iterations": info.iterations, "loss": info.loss}
 
     @classmethod
@@ -196,14 +347,43 @@ class Codebook:
         MessagePack map by C or Rust programs)."""
         return cls(raw)
 
+    @property
+    def has_weights(self):
+        """Whether blocks hold weights ("fuzzy_cmeans", "archetypal"), which `weight_bits`
+        and `codec_meta` set, rather than codeword indexes."""
+        return self.kind in _WEIGHT_KINDS
+
     def prototype_tiles(self):
-        """The prototypes in data space, shaped (n_prototypes, *tile_shape)."""
+        """The prototypes in data space, shaped (n_prototypes, *tile_shape) (in log10 space
+        for a codebook with the log10 transform). For "residual", where only the first stage
+        is made of tiles, see `stage_codewords`."""
+        if self.kind == "residual":
+            raise VQError("residual codewords are corrections, not tiles: use stage_codewords()")
         tiles = self.prototypes * self.scale.reshape(-1) + self.mean.reshape(-1)
         return tiles.reshape((self.n_prototypes, *self.tile_shape))
 
+    def stage_codewords(self):
+        """A residual codebook's codewords in standardized space, shaped
+        (n_stages, codewords_per_stage, *tile_shape): stage s corrects what stages 0..s-1
+        (and the removed tile mean) left."""
+        if self.kind != "residual":
+            raise VQError(f"a {self.kind} codebook has no stages")
+        return self.prototypes.reshape((self.n_stages, self.codewords_per_stage, *self.tile_shape))
+
     def __repr__(self):
+        extra = ""
+        if self.kind == "residual":
+            extra = f", n_stages={self.n_stages}, mean_bits={self.mean_bits}, beam={self.beam}"
+        elif self.kind == "scalar":
+            extra = f", scalar_method={self.scalar_method!r}"
+        elif self.has_weights:
+            extra = f", weight_bits={self.weight_bits}"
+            if self.kept_weights:
+                extra += f", kept_weights={self.kept_weights}"
+        if self.log10_floor is not None:
+            extra += f", log10_floor={self.log10_floor!r}"
         return (f"Codebook(kind={self.kind!r}, n_prototypes={self.n_prototypes}, "
-                f"tile_shape={self.tile_shape}, weight_bits={self.weight_bits})")
+                f"tile_shape={self.tile_shape}{extra})")
 
 
 def compress(data, codebook, chunks=None, blocks=None, codec_id=DEFAULT_CODEC_ID, nthreads=None,
@@ -213,7 +393,10 @@ def compress(data, codebook, chunks=None, blocks=None, codec_id=DEFAULT_CODEC_ID
     arguments (e.g. `urlpath`) go to `blosc2.asarray`."""
     import blosc2
 
-    Codebook.from_bytes(codebook)  # a clear error before any compression starts
+    parsed = Codebook.from_bytes(codebook)  # a clear error before any compression starts
+    if codec_meta and not parsed.has_weights:
+        raise VQError(f"codec_meta {codec_meta} sets the weight bits, but a {parsed.kind} codebook has no "
+                      "weights (leave codec_meta at 0)")
     register(codec_id)
     meta = dict(kwargs.pop("meta", {}) or {})
     meta[CODEC_NAME] = bytes(codebook)

@@ -7,10 +7,20 @@ LIBPATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libblosc2_vq
 MODEL_FUZZY_CMEANS = 1
 MODEL_ARCHETYPAL = 2
 MODEL_KMEANS = 3
+MODEL_RESIDUAL = 4
+MODEL_SCALAR = 5
+SCALAR_UNIFORM = 0
+SCALAR_QUANTILE = 1
+SCALAR_LLOYD_MAX = 2
 METRIC_EUCLIDEAN = 0
 METRIC_COSINE = 1
 DTYPE_FLOAT32 = 0
 DTYPE_FLOAT64 = 1
+
+
+# The two structures mirror include/blosc2_vq.h field for field (same order, same C types):
+# the library writes whole structs, so a missing field here means it writes past our buffer.
+# python/tests/test_new_kinds.py compiles the header and compares sizes and offsets.
 
 
 class TrainParams(ctypes.Structure):
@@ -29,6 +39,13 @@ class TrainParams(ctypes.Structure):
         ("metric", ctypes.c_int32),
         ("n_init", ctypes.c_int32),
         ("weight_bits", ctypes.c_int32),
+        ("n_stages", ctypes.c_int32),
+        ("mean_bits", ctypes.c_int32),
+        ("scalar_method", ctypes.c_int32),
+        ("scalar_bits", ctypes.c_int32),
+        ("kept_weights", ctypes.c_int32),
+        ("log10_floor", ctypes.c_double),
+        ("beam", ctypes.c_int32),
     ]
 
 
@@ -49,6 +66,12 @@ class CodebookInfo(ctypes.Structure):
         ("n_samples", ctypes.c_int64),
         ("iterations", ctypes.c_int32),
         ("loss", ctypes.c_double),
+        ("n_stages", ctypes.c_int32),
+        ("mean_bits", ctypes.c_int32),
+        ("scalar_method", ctypes.c_int32),
+        ("kept_weights", ctypes.c_int32),
+        ("log10_floor", ctypes.c_double),
+        ("beam", ctypes.c_int32),
     ]
 
 
