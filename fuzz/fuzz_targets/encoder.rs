@@ -41,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
     b2nd.extend_from_slice(&[0x00, 0xdb, 0, 0, 0, 3]);
     b2nd.extend_from_slice(dtype.as_bytes());
     let input = &values[..values.len().min(blocksize)];
-    let codebook = &blosc2_vq_fuzz::codebooks()[*sel as usize % 4];
+    let codebooks = blosc2_vq_fuzz::codebooks();
+    let codebook = &codebooks[*sel as usize % codebooks.len()];
     let call = EncodeCall {
         input,
         codec_meta: meta % 10,

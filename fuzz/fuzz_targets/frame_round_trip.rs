@@ -1,6 +1,7 @@
 //! A real b2nd array through c-blosc2 whose codec blocks are then corrupted by the input:
 //! c-blosc2 hands the mutated blocks to our decoder, which must fail cleanly or decode.
-//! Input: [chunk index, (offset u16, xor) pairs...].
+//! Input: [selector, (offset u16, xor) pairs...]; the selector picks the array (one per 2-D
+//! codebook, `% n`) and its chunk (`/ n`).
 #![no_main]
 use blosc2_host::{
     self as host, chunk_blocks, schunk_chunk, schunk_decompress_chunk, schunk_update_chunk,
@@ -17,8 +18,8 @@ struct Fixture {
 // SAFETY: libFuzzer runs the target on one thread; the array is never used from two at once.
 unsafe impl Sync for Fixture {}
 
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
+fn fixtures() -> &'static [Fixture] {
+    static F: OnceLock<Vec<Fixture>> = OnceLock::new();
     F.get_or_init(|| {
         let rc = host::register_codec(
             host::VQ_ID,
@@ -32,27 +33,33 @@ fn fixture() -> &'static Fixture {
         let values: Vec<u8> = (0..4 * 32 * 32)
             .flat_map(|i| (((i % 97) as f32 / 97.0).sin()).to_ne_bytes())
             .collect();
-        let cb = &blosc2_vq_fuzz::codebooks()[1];
-        let array = host::compress_b2nd(
-            &values,
-            &[4, 32, 32],
-            &[2, 32, 32],
-            &[1, 32, 32],
-            "<f4",
-            4,
-            &[("vq", cb)],
-            &Settings::default(),
-        )
-        .expect("the fixture compresses");
-        let chunks = (0..array.nchunks()).map(|n| array.chunk(n)).collect();
-        Fixture { array, chunks }
+        blosc2_vq_fuzz::PLANAR
+            .iter()
+            .map(|&i| {
+                let cb = &blosc2_vq_fuzz::codebooks()[i];
+                let array = host::compress_b2nd(
+                    &values,
+                    &[4, 32, 32],
+                    &[2, 32, 32],
+                    &[1, 32, 32],
+                    "<f4",
+                    4,
+                    &[("vq", cb)],
+                    &Settings::default(),
+                )
+                .expect("the fixture compresses");
+                let chunks = (0..array.nchunks()).map(|n| array.chunk(n)).collect();
+                Fixture { array, chunks }
+            })
+            .collect()
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let f = fixture();
+    let fixtures = fixtures();
     let [sel, edits @ ..] = data else { return };
-    let n = (*sel as usize % f.chunks.len()) as i64;
+    let f = &fixtures[*sel as usize % fixtures.len()];
+    let n = (*sel as usize / fixtures.len() % f.chunks.len()) as i64;
     let mut chunk = f.chunks[n as usize].clone();
     // Corrupt only the codec's bytes (after each block's 4-byte length): c-blosc2's own
     // headers are c-blosc2's business.

@@ -14,8 +14,12 @@ fn main() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), bytes).unwrap();
     };
-    // Real 32×32 face crops encoded with the fuzz codebooks.
-    for (sel, cb) in blosc2_vq_fuzz::prepared().iter().enumerate().take(2) {
+    // Real 32×32 face crops encoded with every 2-D fuzz codebook. The decode_block selector
+    // picks codebook `sel % n` and typesize index `sel / n % 5` (3: four bytes), with the
+    // checksum fix-up bit set.
+    let n_cb = blosc2_vq_fuzz::codebooks().len();
+    for &sel in &blosc2_vq_fuzz::PLANAR {
+        let cb = &blosc2_vq_fuzz::prepared()[sel];
         let layout = BlockLayout {
             shape: vec![32, 32],
             dtype: Dtype::Float32,
@@ -27,7 +31,7 @@ fn main() {
                 .collect();
             let mut packed = vec![0u8; crop.len()];
             if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &crop, None, &mut packed) {
-                let mut input = vec![(sel + 4 * 3) as u8 | 0x80];
+                let mut input = vec![(sel + n_cb * 3) as u8 | 0x80];
                 input.extend_from_slice(&(crop.len() as u16).to_le_bytes());
                 input.extend_from_slice(&packed[..n]);
                 write("decode_block", format!("face{sel}_{img}"), &input);
@@ -36,6 +40,30 @@ fn main() {
             enc.extend_from_slice(&crop);
             write("encoder", format!("face{sel}_{img}"), &enc);
         }
+    }
+    // A 16×16×16 volume for the 3-D codebooks.
+    let vol: Vec<u8> = (0..16 * 16 * 16)
+        .flat_map(|i: usize| {
+            let (z, y, x) = ((i / 256) as f32, (i / 16 % 16) as f32, (i % 16) as f32);
+            ((z * 0.4).sin() * (y * 0.3).cos() + x / 16.0).to_ne_bytes()
+        })
+        .collect();
+    for sel in (0..n_cb).filter(|s| !blosc2_vq_fuzz::PLANAR.contains(s)) {
+        let layout = BlockLayout {
+            shape: vec![16, 16, 16],
+            dtype: Dtype::Float32,
+        };
+        let mut packed = vec![0u8; vol.len()];
+        let cb = &blosc2_vq_fuzz::prepared()[sel];
+        if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &vol, None, &mut packed) {
+            let mut input = vec![(sel + n_cb * 3) as u8 | 0x80];
+            input.extend_from_slice(&(vol.len() as u16).to_le_bytes());
+            input.extend_from_slice(&packed[..n]);
+            write("decode_block", format!("volume{sel}"), &input);
+        }
+        let mut enc = vec![sel as u8, 0, 2, 15, 15, 15, 0];
+        enc.extend_from_slice(&vol);
+        write("encoder", format!("volume{sel}"), &enc);
     }
     for (i, cb) in blosc2_vq_fuzz::codebooks().iter().enumerate() {
         write("codebook", format!("codebook{i}"), cb);
@@ -58,7 +86,14 @@ fn main() {
         b'<', b'f', b'4',
     ]);
     write("b2nd_geometry", "faces".into(), &geo);
-    write("frame_round_trip", "none".into(), &[0]);
-    write("frame_round_trip", "one_flip".into(), &[1, 10, 0, 0x40]);
+    // One seed per frame fixture (2-D codebook) and chunk.
+    for sel in 0..2 * blosc2_vq_fuzz::PLANAR.len() as u8 {
+        write("frame_round_trip", format!("none{sel}"), &[sel]);
+        write(
+            "frame_round_trip",
+            format!("one_flip{sel}"),
+            &[sel, 10, 0, 0x40],
+        );
+    }
     println!("corpora written to {}", out.display());
 }
