@@ -15,8 +15,8 @@ mod common;
 use blosc2_host::zfp::{self, ZfpMode};
 use blosc2_vq::codebook::ScalarMethod;
 use blosc2_vq::train::{
-    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams,
-    ResidualParams, ScalarParams,
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
+    ScalarParams,
 };
 use blosc2_vq::weights::Metric;
 use common::*;

@@ -14,7 +14,7 @@
 use super::bitpack::{pack, packed_len, unpack};
 use crate::codebook::{index_bits, ModelKind, PreparedCodebook};
 use crate::error::{Error, Result};
-use crate::weights::{quantize, sparse, WeightKernel};
+use crate::weights::{quantize, WeightKernel};
 
 /// Per-thread buffers for the codes.
 #[derive(Default)]
@@ -110,36 +110,39 @@ pub(crate) fn encode(
             pack(idx, bits, packed);
         }
         WeightKernel::Fuzzy(_) | WeightKernel::Archetypal { .. } => {
-            let weights = sized(&mut scratch.weights, n_tiles * k);
-            cb.kernel.compute(tiles, p, weights);
             let kept = cb.codebook.kept_weights as usize;
             let step = quantize::levels(bits) as f32;
             let q = |w: f32| (w * step).round_ties_even().clamp(0.0, step) as u16;
-            if kept == 0 {
-                // Prototype-major: runs of one prototype's weights compress better.
-                let codes = sized(&mut scratch.codes, n_tiles * k);
-                for (t, w) in weights.chunks_exact(k).enumerate() {
-                    for (j, &wj) in w.iter().enumerate() {
-                        codes[j * n_tiles + t] = q(wj);
+            match &cb.sparse {
+                Some(solver) if kept > 0 => {
+                    // The best few prototypes per tile, not the largest dense weights.
+                    let idx = sized(&mut scratch.codes, n_tiles * kept);
+                    let vals = sized(&mut scratch.extra, n_tiles * (kept - 1));
+                    let kept_w = sized(&mut scratch.kept, kept);
+                    for (t, x) in tiles.chunks_exact(p).enumerate() {
+                        solver.solve(x, &mut idx[t * kept..(t + 1) * kept], kept_w);
+                        for (o, &v) in vals[t * (kept - 1)..(t + 1) * (kept - 1)]
+                            .iter_mut()
+                            .zip(&kept_w[1..])
+                        {
+                            *o = q(v);
+                        }
                     }
+                    pack(idx, index_bits(k), packed);
+                    pack(vals, bits, packed);
                 }
-                pack(codes, bits, packed);
-            } else {
-                let idx = sized(&mut scratch.codes, n_tiles * kept);
-                let vals = sized(&mut scratch.extra, n_tiles * (kept - 1));
-                let kept_w = sized(&mut scratch.kept, kept);
-                for (t, w) in weights.chunks_exact(k).enumerate() {
-                    let tile_idx = &mut idx[t * kept..(t + 1) * kept];
-                    sparse::keep_largest(w, tile_idx, kept_w);
-                    for (o, &v) in vals[t * (kept - 1)..(t + 1) * (kept - 1)]
-                        .iter_mut()
-                        .zip(&kept_w[1..])
-                    {
-                        *o = q(v);
+                _ => {
+                    let weights = sized(&mut scratch.weights, n_tiles * k);
+                    cb.kernel.compute(tiles, p, weights);
+                    // Prototype-major: runs of one prototype's weights compress better.
+                    let codes = sized(&mut scratch.codes, n_tiles * k);
+                    for (t, w) in weights.chunks_exact(k).enumerate() {
+                        for (j, &wj) in w.iter().enumerate() {
+                            codes[j * n_tiles + t] = q(wj);
+                        }
                     }
+                    pack(codes, bits, packed);
                 }
-                pack(idx, index_bits(k), packed);
-                pack(vals, bits, packed);
             }
         }
     }

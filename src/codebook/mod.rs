@@ -413,6 +413,13 @@ impl Codebook {
                     self.kept_weights, self.model
                 ));
             }
+            if self.kept_weights as usize > crate::weights::sparse::MAX_KEPT {
+                return bad(format!(
+                    "kept_weights {} over {}",
+                    self.kept_weights,
+                    crate::weights::sparse::MAX_KEPT
+                ));
+            }
             if self.kept_weights as usize >= k {
                 return bad(format!(
                     "kept_weights {} must be below n_prototypes {k} (0 keeps all)",

@@ -3,6 +3,7 @@
 
 use super::{Codebook, ModelKind};
 use crate::error::Result;
+use crate::weights::SparseSolver;
 use crate::weights::{
     MeanQuantizer, Memberships, ResidualStages, ScalarLevels, SimplexSolver, WeightKernel,
 };
@@ -30,6 +31,8 @@ pub struct PreparedCodebook {
     pub codeword_tiles: Vec<f32>,
     /// The per-tile weight computation.
     pub kernel: WeightKernel,
+    /// The support search of sparse weights (codebooks with `kept_weights > 0`).
+    pub sparse: Option<SparseSolver>,
     /// The low 32 bits of the codebook fingerprint, stamped into every block.
     pub fingerprint32: u32,
 }
@@ -103,7 +106,10 @@ impl PreparedCodebook {
             .chunks_exact(p)
             .flat_map(|b| b.iter().zip(&mean).map(|(&bv, &m)| m + bv))
             .collect();
+        let sparse = (codebook.kept_weights > 0 && codebook.model.has_weights())
+            .then(|| SparseSolver::new(&codebook.prototypes, p));
         PreparedCodebook {
+            sparse,
             codeword_tiles,
             tile_shape: codebook.tile_shape_usize(),
             n_features: p,
@@ -171,6 +177,7 @@ impl PreparedCodebook {
     pub fn reconstruct_residual(&self, means: &[u16], indexes: &[u16], tiles: &mut [f32]) {
         match self.n_features {
             16 => self.reconstruct_residual_fixed::<16>(means, indexes, tiles),
+            32 => self.reconstruct_residual_fixed::<32>(means, indexes, tiles),
             64 => self.reconstruct_residual_fixed::<64>(means, indexes, tiles),
             _ => self.reconstruct_residual_any(means, indexes, tiles),
         }

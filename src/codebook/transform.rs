@@ -14,8 +14,11 @@ pub enum Transform {
     /// Values are coded as they are.
     #[default]
     Identity,
-    /// Values are coded as `log10(max(v, floor))`; on decode `10^z`, and results at or below
-    /// the floor come back as 0 (the floor stands for "empty").
+    /// Values are coded as `log10(max(v, floor))`; on decode `10^z`, and results below
+    /// `√10 × floor` (half a decade above the floor, where an empty cell's reconstruction
+    /// lands give or take the coding error) come back as 0: the floor stands for "empty".
+    /// Set it about a decade below the smallest value that matters (Vlasiator's VDFs: floor
+    /// 1e-16 for a 1e-15 sparsity threshold).
     Log10 {
         /// The smallest value kept (positive, finite).
         floor: f64,
@@ -42,7 +45,7 @@ impl Transform {
                     Ok(())
                 } else {
                     Err(Error::InvalidCodebook(format!(
-                        "log10 floor {floor} must be positive and finite in float32"
+                        "log10 floor {floor:e} must be positive and finite in float32"
                     )))
                 }
             }
@@ -79,10 +82,13 @@ impl Transform {
     /// Inverts the transform in place (f32, for decoding).
     pub fn inverse(&self, values: &mut [f32]) {
         if let Transform::Log10 { floor } = *self {
-            let floor = floor as f32;
+            let empty_below = (floor as f32).log10() + 0.5;
             for v in values {
-                let x = 10f32.powf(*v);
-                *v = if x > floor { x } else { 0.0 };
+                *v = if *v < empty_below {
+                    0.0
+                } else {
+                    10f32.powf(*v)
+                };
             }
         }
     }
@@ -95,12 +101,15 @@ mod tests {
     #[test]
     fn log10_round_trips_above_the_floor_and_zeroes_below() {
         let t = Transform::Log10 { floor: 1e-16 };
-        let mut v = [0.0f32, 1e-18, 1e-16, 3e-15, 2e-12, -5.0];
+        let mut v = [0.0f32, 1e-18, 1e-16, 3e-15, 2e-12, -5.0, 5e-16];
         t.forward(&mut v);
         assert_eq!(v[0], (1e-16f32).log10());
         assert_eq!(v[5], (1e-16f32).log10());
+        // An empty cell coded a little high still decodes as empty.
+        v[2] += 0.3;
         t.inverse(&mut v);
         assert_eq!(&v[..3], &[0.0, 0.0, 0.0]);
+        assert!((v[6] / 5.0e-16 - 1.0).abs() < 1e-5, "{}", v[6]);
         assert!((v[3] / 3e-15 - 1.0).abs() < 1e-5, "{}", v[3]);
         assert!((v[4] / 2e-12 - 1.0).abs() < 1e-5, "{}", v[4]);
         assert_eq!(v[5], 0.0);

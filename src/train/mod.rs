@@ -193,6 +193,13 @@ impl CodebookParams {
             ModelParams::Residual(p) => p.check().map(|_| 0),
             ModelParams::Scalar(p) => p.check().map(|_| 0),
         }?;
+        let max_kept = crate::weights::sparse::MAX_KEPT;
+        if self.kept_weights as usize > max_kept {
+            return Err(Error::param(
+                "kept_weights",
+                format!("{} over {max_kept}", self.kept_weights),
+            ));
+        }
         if self.kept_weights != 0 && (k == 0 || self.kept_weights as usize >= k) {
             return Err(Error::param(
                 "kept_weights",

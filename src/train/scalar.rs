@@ -16,13 +16,13 @@ pub struct ScalarParams {
 }
 
 impl ScalarParams {
-    /// `2^bits` levels placed by `method`; Lloyd-Max runs at most 100 iterations, stopping
+    /// `2^bits` levels placed by `method`; Lloyd-Max runs at most 1000 iterations, stopping
     /// when no level moves by more than 1e-6 of the data's range.
     pub fn new(bits: u8, method: ScalarMethod) -> Self {
         ScalarParams {
             bits,
             method,
-            max_iter: 100,
+            max_iter: 1000,
             tol: 1e-6,
         }
     }
@@ -63,7 +63,7 @@ impl ScalarParams {
     pub fn check(&self) -> Result<()> {
         if self.bits == 0 || self.bits > MAX_SCALAR_BITS {
             return Err(Error::param(
-                "bits",
+                "scalar_bits",
                 format!("{} outside 1..={MAX_SCALAR_BITS}", self.bits),
             ));
         }
@@ -79,67 +79,98 @@ impl ScalarParams {
         sorted.sort_by(f64::total_cmp);
         let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);
         let quantile = |q: f64| sorted[((q * sorted.len() as f64) as usize).min(sorted.len() - 1)];
-        let mut levels: Vec<f64> = match self.method {
-            ScalarMethod::Uniform => (0..n_levels)
-                .map(|i| lo + (hi - lo) * (i as f64 + 0.5) / n_levels as f64)
-                .collect(),
-            ScalarMethod::Quantile | ScalarMethod::LloydMax => (0..n_levels)
-                .map(|i| quantile((i as f64 + 0.5) / n_levels as f64))
-                .collect(),
-        };
-        let mut iterations = 0;
-        if self.method == ScalarMethod::LloydMax {
-            // Prefix sums of the sorted values make each cell's mean O(log n).
-            let mut prefix = Vec::with_capacity(sorted.len() + 1);
-            prefix.push(0.0);
-            for &v in &sorted {
-                prefix.push(prefix.last().unwrap() + v);
-            }
-            let tol = self.tol * (hi - lo).max(f64::MIN_POSITIVE);
-            for _ in 0..self.max_iter {
-                iterations += 1;
-                let mut moved = 0f64;
-                let mut start = 0;
-                for i in 0..n_levels {
-                    let end = if i + 1 < n_levels {
-                        let t = 0.5 * (levels[i] + levels[i + 1]);
-                        sorted.partition_point(|&v| v < t)
-                    } else {
-                        sorted.len()
-                    };
-                    if end > start {
-                        let mean = (prefix[end] - prefix[start]) / (end - start) as f64;
-                        moved = moved.max((mean - levels[i]).abs());
-                        levels[i] = mean;
-                    }
-                    start = end.max(start);
-                }
-                levels.sort_by(f64::total_cmp);
-                if moved <= tol {
-                    break;
-                }
-            }
-        }
-        let mse = sorted
-            .iter()
-            .map(|&v| {
-                let j = levels.partition_point(|&l| l < v);
-                let below = if j > 0 {
-                    (v - levels[j - 1]).abs()
+        let uniform: Vec<f64> = (0..n_levels)
+            .map(|i| lo + (hi - lo) * (i as f64 + 0.5) / n_levels as f64)
+            .collect();
+        let quantiles: Vec<f64> = (0..n_levels)
+            .map(|i| quantile((i as f64 + 0.5) / n_levels as f64))
+            .collect();
+        let (levels, iterations) = match self.method {
+            ScalarMethod::Uniform => (uniform, 0),
+            ScalarMethod::Quantile => (quantiles, 0),
+            ScalarMethod::LloydMax => {
+                // Lloyd's iterations only descend, into the local minimum nearest their start:
+                // start from both the quantile and the uniform levels and keep the better, so
+                // Lloyd-Max is never worse than uniform on the training values.
+                let prefix: Vec<f64> = std::iter::once(0.0)
+                    .chain(sorted.iter().scan(0.0, |acc, &v| {
+                        *acc += v;
+                        Some(*acc)
+                    }))
+                    .collect();
+                let a = self.lloyd(&sorted, &prefix, quantiles, hi - lo);
+                let b = self.lloyd(&sorted, &prefix, uniform, hi - lo);
+                if mse(&sorted, &b.0) < mse(&sorted, &a.0) {
+                    b
                 } else {
-                    f64::INFINITY
-                };
-                let above = levels.get(j).map_or(f64::INFINITY, |&l| (l - v).abs());
-                below.min(above).powi(2)
-            })
-            .sum::<f64>()
-            / sorted.len() as f64;
+                    a
+                }
+            }
+        };
+        let loss = mse(&sorted, &levels);
         Ok(ScalarFit {
             levels,
             iterations,
-            loss: mse,
+            loss,
         })
     }
+
+    /// Lloyd's iterations from `levels` on ascending `sorted` values (with their prefix sums):
+    /// thresholds at midpoints, levels to their cells' means. Returns the levels and the
+    /// iterations run.
+    fn lloyd(
+        &self,
+        sorted: &[f64],
+        prefix: &[f64],
+        mut levels: Vec<f64>,
+        range: f64,
+    ) -> (Vec<f64>, u32) {
+        let n_levels = levels.len();
+        let tol = self.tol * range.max(f64::MIN_POSITIVE);
+        let mut iterations = 0;
+        for _ in 0..self.max_iter {
+            iterations += 1;
+            let mut moved = 0f64;
+            let mut start = 0;
+            for i in 0..n_levels {
+                let end = if i + 1 < n_levels {
+                    let t = 0.5 * (levels[i] + levels[i + 1]);
+                    sorted.partition_point(|&v| v < t)
+                } else {
+                    sorted.len()
+                };
+                if end > start {
+                    let mean = (prefix[end] - prefix[start]) / (end - start) as f64;
+                    moved = moved.max((mean - levels[i]).abs());
+                    levels[i] = mean;
+                }
+                start = end.max(start);
+            }
+            levels.sort_by(f64::total_cmp);
+            if moved <= tol {
+                break;
+            }
+        }
+        (levels, iterations)
+    }
+}
+
+/// Mean squared error of ascending `sorted` values quantized to the nearest of `levels`.
+fn mse(sorted: &[f64], levels: &[f64]) -> f64 {
+    sorted
+        .iter()
+        .map(|&v| {
+            let j = levels.partition_point(|&l| l < v);
+            let below = if j > 0 {
+                v - levels[j - 1]
+            } else {
+                f64::INFINITY
+            };
+            let above = levels.get(j).map_or(f64::INFINITY, |&l| l - v);
+            below.min(above).powi(2)
+        })
+        .sum::<f64>()
+        / sorted.len() as f64
 }
 
 /// Fitted scalar levels.
@@ -199,8 +230,14 @@ mod tests {
             Err(Error::InvalidParam { name, .. }) => name,
             other => panic!("{other:?}"),
         };
-        assert_eq!(name(ScalarParams::new(0, ScalarMethod::Uniform)), "bits");
-        assert_eq!(name(ScalarParams::new(13, ScalarMethod::LloydMax)), "bits");
+        assert_eq!(
+            name(ScalarParams::new(0, ScalarMethod::Uniform)),
+            "scalar_bits"
+        );
+        assert_eq!(
+            name(ScalarParams::new(13, ScalarMethod::LloydMax)),
+            "scalar_bits"
+        );
         assert_eq!(
             name(ScalarParams::new(2, ScalarMethod::LloydMax).tol(-1.0)),
             "tol"

@@ -13,6 +13,7 @@ pub use fuzzy::{Memberships, Metric};
 pub use residual::{MeanQuantizer, ResidualStages};
 pub use scalar::ScalarLevels;
 pub use simplex::{SimplexSolver, SimplexWorkspace};
+pub use sparse::SparseSolver;
 
 /// The per-tile weight computation of one codebook.
 #[derive(Debug, Clone)]

@@ -241,10 +241,28 @@ mod tests {
                 min: 0.0,
                 max: 0.0,
             },
+            1,
         );
         let mut tiles = vec![9.0f32, 0.8];
         let mut idx = vec![0u16; 4];
         r.encode(&mut tiles, &mut [0; 2], &mut idx);
         assert_eq!(idx, vec![1, 0, 0, 1]);
+    }
+
+    #[test]
+    fn the_beam_finds_what_greedy_misses() {
+        // Stage 1 {0, 4}, stage 2 {-3, 3}: x = 3.2 greedily takes 4 then -3 (error 2.2²);
+        // 0 then 3 is exact up to 0.2.
+        let cw = vec![0.0f32, 4.0, -3.0, 3.0];
+        let none = MeanQuantizer {
+            bits: 0,
+            min: 0.0,
+            max: 0.0,
+        };
+        let mut idx = vec![0u16; 2];
+        ResidualStages::new(cw.clone(), 2, 1, none, 1).encode(&mut [3.2], &mut [0], &mut idx);
+        assert_eq!(idx, vec![1, 0]);
+        ResidualStages::new(cw, 2, 1, none, 2).encode(&mut [3.2], &mut [0], &mut idx);
+        assert_eq!(idx, vec![0, 1]);
     }
 }
