@@ -402,6 +402,7 @@ impl Codebook {
             return bad("prototypes contain NaN or infinity".into());
         }
         self.scaler.validate(n_features)?;
+        self.validate_f32(n_features)?;
         if !(1..=8).contains(&self.weight_bits) {
             return bad(format!("weight_bits {} outside 1..=8", self.weight_bits));
         }
@@ -442,6 +443,46 @@ impl Codebook {
             ));
         }
         Ok(())
+    }
+
+    /// The codec computes in float32: every number it derives from the codebook (scaled
+    /// prototypes, whole codewords, inverse scales, the mean range) must be finite there, or
+    /// blocks would silently decode to infinities and NaN.
+    fn validate_f32(&self, p: usize) -> Result<()> {
+        let finite = |v: f64| (v as f32).is_finite();
+        let scaler_ok = self
+            .scaler
+            .mean
+            .iter()
+            .zip(&self.scaler.scale)
+            .all(|(&m, &s)| finite(m) && finite(s) && finite(1.0 / s) && (s as f32) > 0.0);
+        let prototypes_ok = self.prototypes.chunks_exact(p).all(|row| {
+            row.iter()
+                .zip(self.scaler.mean.iter().zip(&self.scaler.scale))
+                .all(|(&z, (&m, &s))| finite(z) && finite(z * s) && finite(m + z * s))
+        });
+        let range_ok = match self.model {
+            ModelKind::Residual {
+                mean_min, mean_max, ..
+            } => {
+                finite(mean_min)
+                    && finite(mean_max)
+                    && finite(mean_max - mean_min)
+                    && self
+                        .scaler
+                        .scale
+                        .iter()
+                        .all(|&s| finite(mean_min * s) && finite(mean_max * s))
+            }
+            _ => true,
+        };
+        if scaler_ok && prototypes_ok && range_ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidCodebook(
+                "values out of float32 range: the codec computes in float32".into(),
+            ))
+        }
     }
 
     fn validate_kind(&self, k: usize, n_features: usize) -> Result<()> {
