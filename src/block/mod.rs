@@ -142,11 +142,17 @@ fn encode_tiles(
     values[n..].fill(last);
 
     let p = cb.n_features;
-    let tiles = sized(&mut scratch.tiles, grid.n_tiles() * p);
-    grid.extract(values, tiles);
-    cb.standardize(tiles);
     let packed = &mut scratch.packed;
-    payload::encode(cb, tiles, bits, &mut scratch.codes, packed);
+    if is_scalar(cb) {
+        // One-value tiles with an identity scaler: the values are the tiles, in order.
+        debug_assert_eq!(grid.n_tiles(), values.len());
+        payload::encode(cb, values, bits, &mut scratch.codes, packed);
+    } else {
+        let tiles = sized(&mut scratch.tiles, grid.n_tiles() * p);
+        grid.extract(values, tiles);
+        cb.standardize(tiles);
+        payload::encode(cb, tiles, bits, &mut scratch.codes, packed);
+    }
 
     let mut header = BlockHeader {
         version: BLOCK_FORMAT_VERSION,
@@ -296,14 +302,23 @@ pub fn decode_block(
             &scratch.packed[..packed_len]
         };
         let p = cb.n_features;
-        let tiles = sized(&mut scratch.tiles, n_tiles * p);
-        payload::decode(cb, packed, header.weight_bits, &mut scratch.codes, tiles)?;
         let values = sized(&mut scratch.values, grid.n_values());
-        grid.assemble(tiles, values);
+        if is_scalar(cb) {
+            payload::decode(cb, packed, header.weight_bits, &mut scratch.codes, values)?;
+        } else {
+            let tiles = sized(&mut scratch.tiles, n_tiles * p);
+            payload::decode(cb, packed, header.weight_bits, &mut scratch.codes, tiles)?;
+            grid.assemble(tiles, values);
+        }
         cb.codebook.transform.inverse(&mut values[..n]);
         dtype.write_f32(&values[..n], output);
         Ok(output.len())
     })
+}
+
+/// Scalar quantizers code values one by one, with no tiling to do.
+fn is_scalar(cb: &PreparedCodebook) -> bool {
+    matches!(cb.codebook.model, ModelKind::Scalar { .. })
 }
 
 /// Format 1: one byte per weight (or 1–2 bytes per k-means index), always LZ4.

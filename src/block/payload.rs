@@ -162,7 +162,17 @@ pub(crate) fn decode(
     let short = || Error::TruncatedBlock("the codes end early".into());
     let bad_index = |j: u16, of: usize| Error::CorruptBlock(format!("codeword index {j} of {of}"));
     match &cb.kernel {
-        WeightKernel::Nearest(_) | WeightKernel::Scalar(_) => {
+        WeightKernel::Scalar(levels) => {
+            let idx = sized(&mut scratch.codes, n_tiles);
+            unpack(packed, bits, idx).ok_or_else(short)?;
+            let levels = levels.levels();
+            for (v, &j) in tiles.iter_mut().zip(idx.iter()) {
+                *v = *levels
+                    .get(j as usize)
+                    .ok_or_else(|| bad_index(j, levels.len()))?;
+            }
+        }
+        WeightKernel::Nearest(_) => {
             let idx = sized(&mut scratch.codes, n_tiles);
             unpack(packed, bits, idx).ok_or_else(short)?;
             for (tile, &j) in tiles.chunks_exact_mut(p).zip(idx.iter()) {

@@ -184,34 +184,41 @@ impl SparseSolver {
     /// subset's equality-constrained solution, the best feasible one. Returns the error (less
     /// `|x|²`) and the weights in support order.
     fn best_on_support(&self, support: &[usize], b: &[f64]) -> (f64, Vec<f64>) {
+        const DIM: usize = MAX_KEPT + 1;
         let m = support.len();
         debug_assert!(m <= MAX_KEPT);
         let k = self.k;
-        let mut best = (f64::INFINITY, vec![0.0; m]);
+        let mut best = (f64::INFINITY, [0f64; MAX_KEPT]);
+        let mut sub = [0usize; MAX_KEPT];
+        let mut a = [0f64; DIM * (DIM + 1)];
         for mask in 1u32..(1 << m) {
-            let sub: Vec<usize> = (0..m).filter(|&i| mask & (1 << i) != 0).collect();
-            let n = sub.len();
+            let mut n = 0;
+            for i in 0..m {
+                if mask & (1 << i) != 0 {
+                    sub[n] = i;
+                    n += 1;
+                }
+            }
             // KKT system [G 1; 1ᵀ 0] [w; λ] = [b; 1].
             let dim = n + 1;
-            let mut a = vec![0f64; dim * (dim + 1)];
-            for (r, &i) in sub.iter().enumerate() {
-                for (c, &j) in sub.iter().enumerate() {
-                    a[r * (dim + 1) + c] = self.gram[support[i] * k + support[j]];
+            let a = &mut a[..dim * (dim + 1)];
+            a.fill(0.0);
+            for r in 0..n {
+                for c in 0..n {
+                    a[r * (dim + 1) + c] = self.gram[support[sub[r]] * k + support[sub[c]]];
                 }
                 a[r * (dim + 1) + n] = 1.0;
-                a[r * (dim + 1) + dim] = b[support[i]];
+                a[r * (dim + 1) + dim] = b[support[sub[r]]];
                 a[n * (dim + 1) + r] = 1.0;
             }
             a[n * (dim + 1) + dim] = 1.0;
-            let Some(sol) = solve_dense(&mut a, dim) else {
-                continue;
-            };
-            if sol[..n].iter().any(|&w| w < -1e-12) {
+            let mut sol = [0f64; DIM];
+            if !solve_dense(a, dim, &mut sol[..dim]) || sol[..n].iter().any(|&w| w < -1e-12) {
                 continue;
             }
-            let mut w = vec![0.0; m];
-            for (r, &i) in sub.iter().enumerate() {
-                w[i] = sol[r].max(0.0);
+            let mut w = [0f64; MAX_KEPT];
+            for r in 0..n {
+                w[sub[r]] = sol[r].max(0.0);
             }
             let mut err = 0.0;
             for i in 0..m {
@@ -224,19 +231,21 @@ impl SparseSolver {
                 best = (err, w);
             }
         }
-        best
+        (best.0, best.1[..m].to_vec())
     }
 }
 
 /// Solves the `n × n` system stored row-major with its right-hand side as column `n` of an
-/// `n × (n + 1)` matrix (Gaussian elimination, partial pivoting); `None` if singular.
-fn solve_dense(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
+/// `n × (n + 1)` matrix (Gaussian elimination, partial pivoting) into `x`; false if
+/// singular.
+fn solve_dense(a: &mut [f64], n: usize, x: &mut [f64]) -> bool {
     let w = n + 1;
     for col in 0..n {
-        let piv =
-            (col..n).max_by(|&r, &s| a[r * w + col].abs().total_cmp(&a[s * w + col].abs()))?;
+        let piv = (col..n)
+            .max_by(|&r, &s| a[r * w + col].abs().total_cmp(&a[s * w + col].abs()))
+            .unwrap_or(col);
         if a[piv * w + col].abs() < 1e-12 {
-            return None;
+            return false;
         }
         if piv != col {
             for c in 0..w {
@@ -250,7 +259,6 @@ fn solve_dense(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
             }
         }
     }
-    let mut x = vec![0f64; n];
     for r in (0..n).rev() {
         let mut v = a[r * w + n];
         for c in r + 1..n {
@@ -258,7 +266,7 @@ fn solve_dense(a: &mut [f64], n: usize) -> Option<Vec<f64>> {
         }
         x[r] = v / a[r * w + r];
     }
-    Some(x)
+    true
 }
 
 #[cfg(test)]
