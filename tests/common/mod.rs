@@ -2,6 +2,8 @@
 //! driving the codec.
 #![allow(dead_code, unused_imports, unsafe_code, clippy::too_many_arguments)]
 
+pub mod vdf;
+
 pub use blosc2_host as host;
 pub use blosc2_host::{
     chunk_blocks, schunk_chunk, schunk_decompress_chunk, schunk_update_chunk, sys, Array,
