@@ -326,6 +326,8 @@ impl Drop for Array {
 }
 
 /// A copy of the compressed chunk `n` of `schunk`.
+// Test support: callers pass `Array::schunk()` or `PlainSchunk::ptr`, live for the call.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn schunk_chunk(schunk: *mut sys::blosc2_schunk, n: i64) -> Vec<u8> {
     let mut chunk: *mut u8 = std::ptr::null_mut();
     let mut needs_free = false;
@@ -342,12 +344,16 @@ pub fn schunk_chunk(schunk: *mut sys::blosc2_schunk, n: i64) -> Vec<u8> {
 }
 
 /// Replaces chunk `n` of `schunk` with `chunk` (copied).
+// Test support: callers pass `Array::schunk()` or `PlainSchunk::ptr`, live for the call.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn schunk_update_chunk(schunk: *mut sys::blosc2_schunk, n: i64, chunk: &[u8]) -> i64 {
     // SAFETY: schunk is live; copy=true so c-blosc2 copies the bytes.
     unsafe { sys::blosc2_schunk_update_chunk(schunk, n, chunk.as_ptr() as *mut u8, true) }
 }
 
 /// Decompresses chunk `n` of `schunk` into `out`; returns c-blosc2's result.
+// Test support: callers pass `Array::schunk()` or `PlainSchunk::ptr`, live for the call.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub fn schunk_decompress_chunk(schunk: *mut sys::blosc2_schunk, n: i64, out: &mut [u8]) -> i32 {
     // SAFETY: schunk is live; out has out.len() writable bytes.
     unsafe {
