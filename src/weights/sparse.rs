@@ -69,6 +69,9 @@ pub struct SparseSolver {
     p: usize,
 }
 
+/// Prototypes among which every pair is tried (the nearest to the tile, for bigger codebooks).
+const PAIR_CANDIDATES: usize = 64;
+
 /// Most prototypes a support may hold (its subsets are enumerated).
 pub const MAX_KEPT: usize = 8;
 
@@ -122,10 +125,19 @@ impl SparseSolver {
             support.push(j);
             weights.push(1.0);
         } else {
-            // Every pair: the best t in [0, 1] for t a_i + (1 - t) a_j.
+            // Every pair: the best t in [0, 1] for t a_i + (1 - t) a_j. Beyond
+            // PAIR_CANDIDATES prototypes, pairs among the ones nearest the tile (k² per tile
+            // would dominate the encoder).
+            let mut cand: Vec<usize> = (0..k).collect();
+            if k > PAIR_CANDIDATES {
+                let score = |j: usize| 2.0 * b[j] - g(j, j);
+                cand.sort_by(|&a, &c| score(c).total_cmp(&score(a)).then(a.cmp(&c)));
+                cand.truncate(PAIR_CANDIDATES);
+                cand.sort_unstable();
+            }
             let mut best = (f64::INFINITY, 0, 0, 0.0);
-            for i in 0..k {
-                for j in i + 1..k {
+            for (ci, &i) in cand.iter().enumerate() {
+                for &j in &cand[ci + 1..] {
                     let den = g(i, i) - 2.0 * g(i, j) + g(j, j);
                     let t = if den > 0.0 {
                         ((b[i] - b[j] - g(i, j) + g(j, j)) / den).clamp(0.0, 1.0)
