@@ -226,7 +226,8 @@ def test_codebooks_read_back_from_frames_and_as_maps(small, faces, name):
     (dict(model="residual", n_prototypes=5000), "5000 outside 1..=4096"),
     (dict(model="scalar", scalar_bits=0), "0 outside 1..=12"),
     (dict(model="scalar", scalar_bits=13), "13 outside 1..=12"),
-    (dict(model="aa", kept_weights=36), "`kept_weights`: 36 must be below the 36 prototypes"),
+    (dict(model="aa", n_prototypes=6, kept_weights=6), "`kept_weights`: 6 must be below the 6 prototypes"),
+    (dict(model="aa", kept_weights=9), "`kept_weights`: 9 over 8"),
     (dict(model="kmeans", log10_floor=1e-50), "positive and finite in float32"),
     (dict(model="residual", n_prototypes=64, n_samples=10), "10 samples for 64 codewords per stage"),
 ])
