@@ -193,6 +193,8 @@ impl ResidualParams {
         }
         let base = r.clone();
         let mut codewords = Vec::with_capacity(self.n_stages * k * p);
+        // Stage-major indexes of the greedy coding, recorded as the stages are trained.
+        let mut idx = vec![0u32; n * self.n_stages];
         let mut iterations = 0;
         for s in 0..self.n_stages {
             let fit = KMeansParams::new(k)
@@ -205,83 +207,96 @@ impl ResidualParams {
                 })?;
             iterations += fit.iterations();
             let c = fit.centers();
-            r.par_chunks_mut(p).for_each(|t| {
-                let (j, _) = nearest(t, c, p);
-                t.iter_mut()
-                    .zip(&c[j * p..(j + 1) * p])
-                    .for_each(|(v, &cv)| *v -= cv);
-            });
+            r.par_chunks_mut(p)
+                .zip(idx[s * n..(s + 1) * n].par_iter_mut())
+                .for_each(|(t, id)| *id = subtract_nearest(t, c, p));
             codewords.extend_from_slice(c);
         }
-        let mut loss = r.iter().map(|v| v * v).sum::<f64>() / (n * p) as f64;
+        let mut coded = Coded::new(idx, r);
         for round in 0..self.refine_iter {
-            let (refined, refined_loss) = refine(&base, p, k, self.n_stages, &codewords);
+            let moved = move_codewords(&codewords, &coded, p, k, self.n_stages);
+            let next = encode_all(&base, p, k, self.n_stages, &moved);
             observe(super::Progress {
                 run: self.n_stages as u32,
                 iteration: round + 1,
-                loss: refined_loss,
+                loss: next.loss,
             });
-            // Keep a round only if it helped (the greedy encoder is not the optimal one, so
-            // a round can in principle lose).
-            if refined_loss >= loss * (1.0 - self.tol) {
-                if refined_loss < loss {
-                    codewords = refined;
-                    loss = refined_loss;
-                }
+            // The greedy encoder is not the optimal one, so a round can in principle lose:
+            // keep it only if it helped, and stop once rounds stop helping.
+            let converged = next.loss >= coded.loss * (1.0 - self.tol);
+            if next.loss < coded.loss {
+                codewords = moved;
+                coded = next;
+            }
+            if converged {
                 break;
             }
-            codewords = refined;
-            loss = refined_loss;
         }
         Ok(Residual {
             codewords,
             mean,
             iterations,
-            loss,
+            loss: coded.loss,
         })
     }
 }
 
-/// Greedy residual coding of `x` with `codewords`: the stage-major indexes and the final
-/// residuals.
-fn encode_all(
-    x: &[f64],
-    p: usize,
-    k: usize,
-    n_stages: usize,
-    codewords: &[f64],
-) -> (Vec<u32>, Vec<f64>) {
+/// Replaces `t` by its residual after the nearest of `centers`; returns that centre's index.
+fn subtract_nearest(t: &mut [f64], centers: &[f64], p: usize) -> u32 {
+    let (j, _) = nearest(t, centers, p);
+    t.iter_mut()
+        .zip(&centers[j * p..(j + 1) * p])
+        .for_each(|(v, &cv)| *v -= cv);
+    j as u32
+}
+
+/// Samples coded greedily: stage-major indexes, final residuals and their mean square.
+struct Coded {
+    idx: Vec<u32>,
+    r: Vec<f64>,
+    loss: f64,
+}
+
+impl Coded {
+    fn new(idx: Vec<u32>, r: Vec<f64>) -> Self {
+        let loss = r.iter().map(|v| v * v).sum::<f64>() / r.len().max(1) as f64;
+        Coded { idx, r, loss }
+    }
+}
+
+/// Greedy residual coding of `x` with `codewords`.
+fn encode_all(x: &[f64], p: usize, k: usize, n_stages: usize, codewords: &[f64]) -> Coded {
     let n = x.len() / p;
     let mut r = x.to_vec();
     let mut idx = vec![0u32; n * n_stages];
-    r.par_chunks_mut(p)
-        .zip(idx.par_chunks_mut(n_stages))
-        .for_each(|(t, ids)| {
-            for (s, id) in ids.iter_mut().enumerate() {
-                let c = &codewords[s * k * p..(s + 1) * k * p];
-                let (j, _) = nearest(t, c, p);
-                *id = j as u32;
-                t.iter_mut()
-                    .zip(&c[j * p..(j + 1) * p])
-                    .for_each(|(v, &cv)| *v -= cv);
-            }
-        });
-    (idx, r)
+    for s in 0..n_stages {
+        let c = &codewords[s * k * p..(s + 1) * k * p];
+        r.par_chunks_mut(p)
+            .zip(idx[s * n..(s + 1) * n].par_iter_mut())
+            .for_each(|(t, id)| *id = subtract_nearest(t, c, p));
+    }
+    Coded::new(idx, r)
 }
 
-/// One round of joint refinement: code greedily, then move every codeword of every stage to
-/// the mean of its targets (its samples' final residual plus itself). Returns the new
-/// codewords and their loss under greedy coding.
-fn refine(x: &[f64], p: usize, k: usize, n_stages: usize, codewords: &[f64]) -> (Vec<f64>, f64) {
-    let (idx, r) = encode_all(x, p, k, n_stages, codewords);
+/// Joint refinement: moves every codeword of every stage to the mean of its targets (its
+/// samples' final residual plus itself), stage by stage, each update seeing the stages
+/// already moved (Gauss-Seidel).
+fn move_codewords(
+    codewords: &[f64],
+    coded: &Coded,
+    p: usize,
+    k: usize,
+    n_stages: usize,
+) -> Vec<f64> {
+    let n = coded.r.len() / p;
     let mut out = codewords.to_vec();
-    // Stage by stage, each update seeing the stages already moved (Gauss-Seidel).
-    let mut r = r;
+    let mut r = coded.r.clone();
     for s in 0..n_stages {
+        let ids = &coded.idx[s * n..(s + 1) * n];
         let mut sums = vec![0f64; k * p];
         let mut counts = vec![0usize; k];
-        for (t, ids) in r.chunks_exact(p).zip(idx.chunks_exact(n_stages)) {
-            let j = ids[s] as usize;
+        for (t, &j) in r.chunks_exact(p).zip(ids) {
+            let j = j as usize;
             counts[j] += 1;
             let c = &out[(s * k + j) * p..(s * k + j + 1) * p];
             for ((acc, &v), &cv) in sums[j * p..(j + 1) * p].iter_mut().zip(t).zip(c) {
@@ -289,18 +304,16 @@ fn refine(x: &[f64], p: usize, k: usize, n_stages: usize, codewords: &[f64]) -> 
             }
         }
         let old: Vec<f64> = out[s * k * p..(s + 1) * k * p].to_vec();
-        for j in 0..k {
-            if counts[j] > 0 {
-                let row = (s * k + j) * p;
-                for (f, cv) in out[row..row + p].iter_mut().enumerate() {
-                    *cv = sums[j * p + f] / counts[j] as f64;
-                }
+        for j in (0..k).filter(|&j| counts[j] > 0) {
+            let row = (s * k + j) * p;
+            for (f, cv) in out[row..row + p].iter_mut().enumerate() {
+                *cv = sums[j * p + f] / counts[j] as f64;
             }
         }
         // The residuals follow the moved codewords.
         let new = &out[s * k * p..(s + 1) * k * p];
-        for (t, ids) in r.chunks_exact_mut(p).zip(idx.chunks_exact(n_stages)) {
-            let j = ids[s] as usize;
+        for (t, &j) in r.chunks_exact_mut(p).zip(ids) {
+            let j = j as usize;
             for ((v, &o), &nw) in t
                 .iter_mut()
                 .zip(&old[j * p..(j + 1) * p])
@@ -310,9 +323,7 @@ fn refine(x: &[f64], p: usize, k: usize, n_stages: usize, codewords: &[f64]) -> 
             }
         }
     }
-    let (_, r) = encode_all(x, p, k, n_stages, &out);
-    let loss = r.iter().map(|v| v * v).sum::<f64>() / r.len().max(1) as f64;
-    (out, loss)
+    out
 }
 
 /// A fitted residual quantizer.
