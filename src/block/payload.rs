@@ -12,6 +12,7 @@
 //! Indexes take `index_bits(k)` bits: the fewest that hold `k - 1`.
 
 use super::bitpack::{pack, packed_len, unpack};
+use super::sized;
 use crate::codebook::{index_bits, ModelKind, PreparedCodebook};
 use crate::error::{Error, Result};
 use crate::weights::{quantize, WeightKernel};
@@ -24,11 +25,6 @@ pub(crate) struct CodeScratch {
     weights: Vec<f32>,
     kept: Vec<f32>,
     dots: Vec<f32>,
-}
-
-fn sized<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
-    buf.resize(len, T::default());
-    &mut buf[..len]
 }
 
 /// The bits field of a block header for this codebook: weight bits for weight kinds, index
