@@ -85,6 +85,20 @@ pub enum ModelParams {
     Scalar(ScalarParams),
 }
 
+impl ModelParams {
+    /// The seed, iteration limit and tolerance of the fit (`sampling_seed` for models that
+    /// draw nothing at random themselves: the scalar quantizer).
+    fn stopping(&self, sampling_seed: u64) -> (u64, u32, f64) {
+        match self {
+            ModelParams::FuzzyCMeans(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
+            ModelParams::Archetypal(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
+            ModelParams::KMeans(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
+            ModelParams::Residual(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
+            ModelParams::Scalar(p) => (sampling_seed, p.get_max_iter(), p.get_tol()),
+        }
+    }
+}
+
 /// Everything needed to train a codebook from an array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodebookParams {
@@ -258,69 +272,43 @@ impl CodebookParams {
             Scaler::fit(&x, p)
         };
         scaler.transform(&mut x);
-        // How a fit went, for the codebook's `training` record.
-        let info = |seed: u64, max_iter: u32, tol: f64, n_init: u32, iterations: u32, loss: f64| {
-            TrainingInfo {
-                n_samples: n as u64,
-                seed,
-                max_iter,
-                tol,
-                n_init,
-                iterations,
-                loss,
-            }
-        };
-        let (model, prototypes, info) = match &self.model {
+        let (seed, max_iter, tol) = self.model.stopping(self.seed);
+        // Each model: its kind, its prototypes, and how its fit went (restarts, iterations,
+        // final loss) for the codebook's `training` record.
+        let (model, prototypes, n_init, iterations, loss) = match &self.model {
             ModelParams::FuzzyCMeans(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
                 let kind = ModelKind::FuzzyCMeans {
                     fuzzifier: params.get_fuzzifier(),
                     metric: params.get_metric(),
                 };
-                let record = info(
-                    params.get_seed(),
-                    params.get_max_iter(),
-                    params.get_tol(),
+                (
+                    kind,
+                    fit.centers().to_vec(),
                     1,
                     fit.iterations(),
                     fit.loss(),
-                );
-                (kind, fit.centers().to_vec(), record)
+                )
             }
             ModelParams::KMeans(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
-                let record = info(
-                    params.get_seed(),
-                    params.get_max_iter(),
-                    params.get_tol(),
-                    1,
-                    fit.iterations(),
-                    fit.loss(),
-                );
-                (ModelKind::KMeans, fit.centers().to_vec(), record)
+                let centers = fit.centers().to_vec();
+                (ModelKind::KMeans, centers, 1, fit.iterations(), fit.loss())
             }
             ModelParams::Archetypal(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
-                let record = info(
-                    params.get_seed(),
-                    params.get_max_iter(),
-                    params.get_tol(),
-                    params.get_n_init(),
+                let archetypes = fit.archetypes().to_vec();
+                let n_init = params.get_n_init();
+                (
+                    ModelKind::Archetypal,
+                    archetypes,
+                    n_init,
                     fit.iterations(),
                     fit.loss(),
-                );
-                (ModelKind::Archetypal, fit.archetypes().to_vec(), record)
+                )
             }
             ModelParams::Residual(params) => {
                 let fit = params.fit_observed(&x, p, observe)?;
-                let record = info(
-                    params.get_seed(),
-                    params.get_max_iter(),
-                    params.get_tol(),
-                    1,
-                    fit.iterations(),
-                    fit.loss(),
-                );
                 let mean = fit.mean_quantizer();
                 let kind = ModelKind::Residual {
                     n_stages: params.n_stages() as u32,
@@ -329,7 +317,13 @@ impl CodebookParams {
                     mean_max: f64::from(mean.max),
                     beam: params.get_beam(),
                 };
-                (kind, fit.codewords().to_vec(), record)
+                (
+                    kind,
+                    fit.codewords().to_vec(),
+                    1,
+                    fit.iterations(),
+                    fit.loss(),
+                )
             }
             ModelParams::Scalar(params) => {
                 let fit = params.fit(&x)?;
@@ -338,19 +332,20 @@ impl CodebookParams {
                     iteration: fit.iterations(),
                     loss: fit.loss(),
                 });
-                let record = info(
-                    self.seed,
-                    params.get_max_iter(),
-                    params.get_tol(),
-                    1,
-                    fit.iterations(),
-                    fit.loss(),
-                );
                 let kind = ModelKind::Scalar {
                     method: params.get_method(),
                 };
-                (kind, fit.levels().to_vec(), record)
+                (kind, fit.levels().to_vec(), 1, fit.iterations(), fit.loss())
             }
+        };
+        let info = TrainingInfo {
+            n_samples: n as u64,
+            seed,
+            max_iter,
+            tol,
+            n_init,
+            iterations,
+            loss,
         };
         Codebook::new(
             model,
