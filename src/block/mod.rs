@@ -274,13 +274,17 @@ pub fn decode_block(
             decode_tiles_v1(cb, &grid, &header, payload, n_levels, n, output, scratch)
         });
     }
-    let expected_bits = payload::header_bits(cb, header.weight_bits);
-    if header.weight_bits != expected_bits
-        || (cb.codebook.model.has_weights() && header.weight_bits > 8)
-    {
+    let bits = header.weight_bits;
+    if cb.codebook.model.has_weights() {
+        if !(1..=8).contains(&bits) {
+            return Err(Error::CorruptBlock(format!(
+                "{bits} bits per code, but weights take 1 to 8"
+            )));
+        }
+    } else if bits != payload::header_bits(cb, bits) {
         return Err(Error::CorruptBlock(format!(
-            "{} bits per code, but this codebook's blocks use {expected_bits}",
-            header.weight_bits
+            "{bits} bits per code, but this codebook's blocks use {}",
+            payload::header_bits(cb, bits)
         )));
     }
     let raw = header.flags & FLAG_RAW_PAYLOAD != 0;
