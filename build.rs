@@ -14,6 +14,8 @@ fn main() {
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src/ffi/mod.rs"))
+        .with_src(crate_dir.join("src/ffi/train.rs"))
+        .with_src(crate_dir.join("src/ffi/inspect.rs"))
         .generate()
         .expect("cbindgen can read src/ffi/mod.rs");
     bindings.write_to_file(&out);

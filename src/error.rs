@@ -84,6 +84,9 @@ pub enum Error {
         /// Bytes available.
         available: usize,
     },
+    /// An allocation of this many bytes failed.
+    #[error("out of memory allocating {0} bytes")]
+    OutOfMemory(usize),
     /// A NULL pointer was passed where one is required.
     #[error("NULL pointer passed for `{0}`")]
     NullPointer(&'static str),
@@ -116,6 +119,7 @@ impl Error {
             Error::TruncatedBlock(_) => READ_BUFFER,
             Error::UnsupportedVersion { .. } => VERSION_SUPPORT,
             Error::OutputTooSmall { .. } => WRITE_BUFFER,
+            Error::OutOfMemory(_) => MEMORY_ALLOC,
             Error::NullPointer(_) => NULL_POINTER,
             Error::Panic(_) => FAILURE,
         }

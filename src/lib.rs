@@ -4,13 +4,15 @@
 //! as a user codec (dynamically, as `libblosc2_vq.so`, or registered by hand).
 //!
 //! The pipeline, one module per step:
-//! - [`train`]: sample tiles from data, standardize them, fit Fuzzy C-Means or Archetypal
-//!   Analysis → a [`codebook::Codebook`];
+//! - [`train`]: sample tiles from data, standardize them, fit a model → a
+//!   [`codebook::Codebook`];
+//! - [`kinds`]: one room per codebook kind (Fuzzy C-Means, Archetypal Analysis, k-means,
+//!   residual VQ, scalar quantizers): its parameters and defaults, its fit, its checks, and
+//!   how it codes tiles;
 //! - [`codebook`]: the codebook's MessagePack form (the SChunk's `vq` metalayer), validation,
 //!   and a cache of prepared codebooks;
 //! - [`tiles`]: a block's geometry (from the `b2nd` metalayer) and its cut into tiles;
-//! - [`weights`]: per-tile weights against the prototypes and their quantization;
-//! - [`block`]: the packed block (header + LZ4 weights) and back;
+//! - [`block`]: the packed block (header + bit-packed, LZ4-compressed codes) and back;
 //! - [`codec`]: c-blosc2's codec contract in safe Rust;
 //! - [`ffi`]: the C surface (the only place with `unsafe`).
 //!
@@ -24,18 +26,19 @@
 //! let metalayer: Vec<u8> = codebook.to_msgpack(); // store as the SChunk's "vq" metalayer
 //! # Ok::<(), blosc2_vq::Error>(())
 //! ```
-#![deny(unsafe_code)]
-#![warn(missing_docs)]
+
+#![deny(missing_docs)]
 
 pub mod block;
 pub mod codebook;
 pub mod codec;
 pub mod error;
 pub mod ffi;
+pub mod kinds;
 pub mod metrics;
 pub mod tiles;
 pub mod train;
-pub mod weights;
+mod weights;
 
 pub use codebook::Codebook;
 pub use error::{Error, Result};

@@ -1,29 +1,19 @@
 //! One Blosc2 block in, one packed block out (and back): transform → tile → standardize →
-//! codes ([`payload`]) → LZ4, behind a [`BlockHeader`].
+//! codes (each kind's coder in [`kinds`](crate::kinds)) → LZ4, behind a [`BlockHeader`].
 #![forbid(unsafe_code)]
 
 pub mod bitpack;
 pub mod header;
-mod payload;
 
 pub use header::{payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION, FLAG_RAW_PAYLOAD};
 
-use crate::codebook::{ModelKind, PreparedCodebook};
+use crate::codebook::PreparedCodebook;
 use crate::error::{Error, Result};
+use crate::kinds::{sized, CodeScratch};
 use crate::tiles::{check_tile_fits, BlockLayout, Dtype, TileGrid};
-use crate::weights::quantize;
 
 /// Largest number of codes one block may hold (guards allocations on decode).
 const MAX_WEIGHTS_PER_BLOCK: usize = 1 << 31;
-
-/// Bytes per codeword index in format-1 k-means blocks.
-fn v1_index_width(k: usize) -> usize {
-    if k <= 256 {
-        1
-    } else {
-        2
-    }
-}
 
 /// Per-thread working buffers, reused from block to block: c-blosc2 calls the codec once per
 /// block from a few long-lived threads, and fresh zeroed buffers cost as much as LZ4.
@@ -31,10 +21,9 @@ fn v1_index_width(k: usize) -> usize {
 struct Scratch {
     values: Vec<f32>,
     tiles: Vec<f32>,
-    weights: Vec<f32>,
     levels: Vec<u8>,
     packed: Vec<u8>,
-    codes: payload::CodeScratch,
+    codes: CodeScratch,
 }
 
 thread_local! {
@@ -48,12 +37,6 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
         Ok(mut s) => f(&mut s),
         Err(_) => f(&mut Scratch::default()),
     })
-}
-
-/// `buf` resized to `len` (contents unspecified: every caller overwrites all of it).
-fn sized<T: Copy + Default>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
-    buf.resize(len, T::default());
-    &mut buf[..len]
 }
 
 /// What [`encode_block`] did.
@@ -81,20 +64,19 @@ pub fn encode_block(
     output: &mut [u8],
 ) -> Result<Encoded> {
     let dtype = layout.dtype;
-    if weight_bits.is_some() && !cb.codebook.model.has_weights() {
+    let kind = cb.codebook.kind();
+    if weight_bits.is_some() && !kind.has_weights() {
         return Err(Error::param(
             "codec_meta",
             format!(
                 "sets the weight bits, but a {} codebook has no weights (leave codec_meta at 0)",
-                cb.codebook.model.name()
+                kind.name()
             ),
         ));
     }
-    let bits = weight_bits.unwrap_or(cb.codebook.weight_bits);
-    if !(1..=8).contains(&bits) {
-        return Err(Error::param("weight_bits", format!("{bits} outside 1..=8")));
-    }
-    let bits = payload::header_bits(cb, bits);
+    let bits = weight_bits.unwrap_or(cb.codebook.weight_bits());
+    crate::kinds::weight_codes::check_weight_bits("weight_bits", bits)?;
+    let bits = cb.coder.header_bits(bits);
     if input.len() % dtype.size() != 0 {
         return Err(Error::InvalidGeometry(format!(
             "{} bytes is not a whole number of {}-byte items",
@@ -110,17 +92,16 @@ pub fn encode_block(
             layout.shape
         )));
     }
-    check_tile_fits(&layout.shape, &cb.tile_shape)?;
+    check_tile_fits(&layout.shape, cb.tile_shape())?;
     let shape = if n == full {
         layout.shape.clone()
     } else {
         layout.partial_shape(n)
     };
-    let grid = TileGrid::new(&shape, &cb.tile_shape)?;
+    let grid = TileGrid::new(&shape, cb.tile_shape())?;
     with_scratch(|scratch| encode_tiles(cb, &grid, dtype, n, input, bits, shape, output, scratch))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn encode_tiles(
     cb: &PreparedCodebook,
     grid: &TileGrid,
@@ -137,26 +118,29 @@ fn encode_tiles(
     if values[..n].iter().any(|v| !v.is_finite()) {
         return Ok(Encoded::NonFinite);
     }
-    cb.codebook.transform.forward(&mut values[..n]);
+    cb.codebook.transform().forward(&mut values[..n]);
     let last = values[n - 1];
     values[n..].fill(last);
 
-    let p = cb.n_features;
+    let p = cb.basis.p;
     let packed = &mut scratch.packed;
-    if is_scalar(cb) {
+    packed.clear();
+    if cb.coder.codes_single_values() {
         // One-value tiles with an identity scaler: the values are the tiles, in order.
         debug_assert_eq!(grid.n_tiles(), values.len());
-        payload::encode(cb, values, bits, &mut scratch.codes, packed);
+        cb.coder
+            .encode(&cb.basis, values, bits, &mut scratch.codes, packed);
     } else {
         let tiles = sized(&mut scratch.tiles, grid.n_tiles() * p);
         grid.extract(values, tiles);
-        cb.standardize(tiles);
-        payload::encode(cb, tiles, bits, &mut scratch.codes, packed);
+        cb.basis.standardize(tiles);
+        cb.coder
+            .encode(&cb.basis, tiles, bits, &mut scratch.codes, packed);
     }
 
     let mut header = BlockHeader {
         version: BLOCK_FORMAT_VERSION,
-        model: cb.codebook.model.code(),
+        model: cb.codebook.kind().code(),
         weight_bits: bits,
         dtype,
         fingerprint32: cb.fingerprint32,
@@ -194,7 +178,7 @@ pub fn decode_block(
     output: &mut [u8],
 ) -> Result<usize> {
     let (header, hlen) = BlockHeader::read(input)?;
-    if header.fingerprint32 != cb.fingerprint32 || header.model != cb.codebook.model.code() {
+    if header.fingerprint32 != cb.fingerprint32 || header.model != cb.codebook.kind().code() {
         return Err(Error::CorruptBlock(format!(
             "the block was encoded with another codebook (fingerprint {:#010x}, this codebook's is {:#010x})",
             header.fingerprint32, cb.fingerprint32
@@ -237,7 +221,7 @@ pub fn decode_block(
             "block shape {shape:?} does not match an output of {n} items"
         )));
     }
-    let grid = TileGrid::new(shape, &cb.tile_shape)?;
+    let grid = TileGrid::new(shape, cb.tile_shape())?;
     let n_tiles = grid.n_tiles();
     let too_big = || {
         Error::CorruptBlock(format!(
@@ -256,39 +240,25 @@ pub fn decode_block(
             }
     };
     if header.version == 1 {
-        let k = cb.n_prototypes;
-        let per_tile = match cb.codebook.model {
-            ModelKind::KMeans => v1_index_width(k),
-            ModelKind::FuzzyCMeans { .. } | ModelKind::Archetypal => k,
-            _ => {
-                return Err(Error::CorruptBlock(
-                    "a format-1 block for a kind format 1 did not have".into(),
-                ))
-            }
-        };
-        let n_levels = n_tiles
-            .checked_mul(per_tile)
-            .filter(|&l| fits(l, false))
-            .ok_or_else(too_big)?;
+        let n_levels = cb
+            .coder
+            .v1_bytes_per_tile()
+            .and_then(|per_tile| n_tiles.checked_mul(per_tile))
+            .ok_or_else(|| {
+                Error::CorruptBlock("a format-1 block for a kind format 1 did not have".into())
+            })?;
+        if !fits(n_levels, false) {
+            return Err(too_big());
+        }
         return with_scratch(|scratch| {
             decode_tiles_v1(cb, &grid, &header, payload, n_levels, n, output, scratch)
         });
     }
-    let bits = header.weight_bits;
-    if cb.codebook.model.has_weights() {
-        if !(1..=8).contains(&bits) {
-            return Err(Error::CorruptBlock(format!(
-                "{bits} bits per code, but weights take 1 to 8"
-            )));
-        }
-    } else if bits != payload::header_bits(cb, bits) {
-        return Err(Error::CorruptBlock(format!(
-            "{bits} bits per code, but this codebook's blocks use {}",
-            payload::header_bits(cb, bits)
-        )));
-    }
+    cb.coder.check_header_bits(header.weight_bits)?;
     let raw = header.flags & FLAG_RAW_PAYLOAD != 0;
-    let packed_len = payload::packed_size(cb, n_tiles, header.weight_bits)
+    let packed_len = cb
+        .coder
+        .packed_size(n_tiles, header.weight_bits)
         .filter(|&l| fits(l, raw))
         .ok_or_else(too_big)?;
     with_scratch(|scratch| {
@@ -305,28 +275,26 @@ pub fn decode_block(
             }
             &scratch.packed[..packed_len]
         };
-        let p = cb.n_features;
+        let p = cb.basis.p;
         let values = sized(&mut scratch.values, grid.n_values());
-        if is_scalar(cb) {
-            payload::decode(cb, packed, header.weight_bits, &mut scratch.codes, values)?;
+        let bits = header.weight_bits;
+        if cb.coder.codes_single_values() {
+            cb.coder
+                .decode(&cb.basis, packed, bits, &mut scratch.codes, values)?;
         } else {
             let tiles = sized(&mut scratch.tiles, n_tiles * p);
-            payload::decode(cb, packed, header.weight_bits, &mut scratch.codes, tiles)?;
+            cb.coder
+                .decode(&cb.basis, packed, bits, &mut scratch.codes, tiles)?;
             grid.assemble(tiles, values);
         }
-        cb.codebook.transform.inverse(&mut values[..n]);
+        cb.codebook.transform().inverse(&mut values[..n]);
         dtype.write_f32(&values[..n], output);
         Ok(output.len())
     })
 }
 
-/// Scalar quantizers code values one by one, with no tiling to do.
-fn is_scalar(cb: &PreparedCodebook) -> bool {
-    matches!(cb.codebook.model, ModelKind::Scalar { .. })
-}
-
-/// Format 1: one byte per weight (or 1–2 bytes per k-means index), always LZ4.
-#[allow(clippy::too_many_arguments)]
+/// Format 1: one byte per weight (or 1–2 bytes per k-means index), always LZ4, no
+/// transform.
 fn decode_tiles_v1(
     cb: &PreparedCodebook,
     grid: &TileGrid,
@@ -337,7 +305,6 @@ fn decode_tiles_v1(
     output: &mut [u8],
     scratch: &mut Scratch,
 ) -> Result<usize> {
-    let (p, n_tiles) = (cb.n_features, grid.n_tiles());
     let levels = sized(&mut scratch.levels, n_levels);
     let got = lz4_flex::block::decompress_into(payload, levels)
         .map_err(|e| Error::CorruptBlock(format!("weights do not decompress: {e}")))?;
@@ -346,29 +313,14 @@ fn decode_tiles_v1(
             "{got} weights decompressed, {n_levels} expected"
         )));
     }
-
-    if matches!(cb.codebook.model, ModelKind::KMeans) {
-        let (k, width) = (cb.n_prototypes, v1_index_width(cb.n_prototypes));
-        let tiles = sized(&mut scratch.tiles, n_tiles * p);
-        for (tile, chunk) in tiles.chunks_exact_mut(p).zip(levels.chunks_exact(width)) {
-            let mut b = [0u8; 2];
-            b[..width].copy_from_slice(chunk);
-            let j = u16::from_le_bytes(b) as usize;
-            if j >= k {
-                return Err(Error::CorruptBlock(format!("codeword index {j} of {k}")));
-            }
-            tile.copy_from_slice(&cb.codeword_tiles[j * p..(j + 1) * p]);
-        }
-        let values = sized(&mut scratch.values, grid.n_values());
-        grid.assemble(tiles, values);
-        header.dtype.write_f32(&values[..n], output);
-        return Ok(output.len());
-    }
-    // Weights stay prototype-major, as stored.
-    let weights = sized(&mut scratch.weights, n_levels);
-    quantize::dequantize(levels, header.weight_bits, weights);
-    let tiles = sized(&mut scratch.tiles, n_tiles * p);
-    cb.reconstruct(weights, n_tiles, tiles);
+    let tiles = sized(&mut scratch.tiles, grid.n_tiles() * cb.basis.p);
+    cb.coder.decode_v1(
+        &cb.basis,
+        levels,
+        header.weight_bits,
+        &mut scratch.codes,
+        tiles,
+    )?;
     let values = sized(&mut scratch.values, grid.n_values());
     grid.assemble(tiles, values);
     header.dtype.write_f32(&values[..n], output);

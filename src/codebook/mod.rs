@@ -14,15 +14,20 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
-pub mod prepared;
-pub mod scaler;
-pub mod transform;
+mod prepared;
+mod scaler;
+mod transform;
 
+pub use crate::kinds::index_bits;
+pub use crate::kinds::residual::{MAX_BEAM, MAX_MEAN_BITS, MAX_STAGES, MAX_STAGE_CODEWORDS};
+pub use crate::kinds::scalar::MAX_SCALAR_BITS;
+pub use crate::kinds::weight_codes::MAX_WEIGHT_BITS;
 pub use prepared::PreparedCodebook;
 pub use scaler::Scaler;
 pub use transform::Transform;
 
 use crate::error::{Error, Result};
+use crate::kinds::Kind;
 use crate::weights::Metric;
 use serde::{Deserialize, Serialize};
 
@@ -31,18 +36,25 @@ pub const CODEBOOK_FORMAT_VERSION: u32 = 2;
 /// Most prototypes a weight codebook (Fuzzy C-Means, Archetypal Analysis) or a k-means
 /// codebook may hold.
 pub const MAX_PROTOTYPES: usize = 1024;
-/// Most codewords one stage of a residual codebook may hold (12-bit indexes).
-pub const MAX_STAGE_CODEWORDS: usize = 4096;
-/// Most stages of a residual codebook.
-pub const MAX_STAGES: usize = 16;
-/// Most bits per index of a scalar quantizer (`2^bits` levels).
-pub const MAX_SCALAR_BITS: u8 = 12;
-/// Widest beam a residual codebook's encoder may search with.
-pub const MAX_BEAM: u32 = 64;
-/// Most bits of a residual codebook's quantized tile mean.
-pub const MAX_MEAN_BITS: u8 = 12;
+/// Most dimensions a tile may have.
+pub const MAX_TILE_DIMS: usize = 3;
 /// Most values a tile may hold.
 pub const MAX_TILE_VALUES: usize = 4096;
+
+/// Checks a tile shape: 1 to [`MAX_TILE_DIMS`] positive sides holding at most
+/// [`MAX_TILE_VALUES`] values; returns the values per tile, or what is wrong.
+pub fn check_tile_shape(tile_shape: &[usize]) -> std::result::Result<usize, String> {
+    if tile_shape.is_empty() || tile_shape.len() > MAX_TILE_DIMS || tile_shape.contains(&0) {
+        return Err(format!(
+            "{tile_shape:?}: 1 to {MAX_TILE_DIMS} positive sides"
+        ));
+    }
+    tile_shape
+        .iter()
+        .try_fold(1usize, |a, &t| a.checked_mul(t))
+        .filter(|&v| v <= MAX_TILE_VALUES)
+        .ok_or_else(|| format!("{tile_shape:?} holds more than {MAX_TILE_VALUES} values"))
+}
 /// Largest codebook accepted, in bytes (a guard against absurd metalayers).
 pub const MAX_CODEBOOK_BYTES: usize = 64 << 20;
 
@@ -104,41 +116,30 @@ pub enum ScalarMethod {
 }
 
 impl ModelKind {
-    /// The one-byte code of this kind in block headers.
+    /// The kind, which every surface dispatches on.
+    pub fn kind(&self) -> Kind {
+        match self {
+            ModelKind::FuzzyCMeans { .. } => Kind::FuzzyCMeans,
+            ModelKind::Archetypal => Kind::Archetypal,
+            ModelKind::KMeans => Kind::KMeans,
+            ModelKind::Residual { .. } => Kind::Residual,
+            ModelKind::Scalar { .. } => Kind::Scalar,
+        }
+    }
+
+    /// The one-byte code of this kind in block headers ([`Kind::code`]).
     pub fn code(&self) -> u8 {
-        match self {
-            ModelKind::FuzzyCMeans { .. } => 1,
-            ModelKind::Archetypal => 2,
-            ModelKind::KMeans => 3,
-            ModelKind::Residual { .. } => 4,
-            ModelKind::Scalar { .. } => 5,
-        }
+        self.kind().code()
     }
 
-    /// The kind's name in the MessagePack schema (`fuzzy_cmeans`, `archetypal`, `kmeans`,
-    /// `residual`, `scalar`).
+    /// The kind's name in the MessagePack schema ([`Kind::name`]).
     pub fn name(&self) -> &'static str {
-        match self {
-            ModelKind::FuzzyCMeans { .. } => "fuzzy_cmeans",
-            ModelKind::Archetypal => "archetypal",
-            ModelKind::KMeans => "kmeans",
-            ModelKind::Residual { .. } => "residual",
-            ModelKind::Scalar { .. } => "scalar",
-        }
+        self.kind().name()
     }
 
-    /// Whether blocks hold weights (Fuzzy C-Means, Archetypal Analysis) rather than indexes.
+    /// Whether blocks hold weights rather than indexes ([`Kind::has_weights`]).
     pub fn has_weights(&self) -> bool {
-        matches!(self, ModelKind::FuzzyCMeans { .. } | ModelKind::Archetypal)
-    }
-}
-
-/// Bits needed to store an index below `n` (at least 1).
-pub const fn index_bits(n: usize) -> u8 {
-    if n <= 2 {
-        1
-    } else {
-        (usize::BITS - (n - 1).leading_zeros()) as u8
+        self.kind().has_weights()
     }
 }
 
@@ -165,30 +166,30 @@ pub struct TrainingInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Codebook {
     /// Format version ([`CODEBOOK_FORMAT_VERSION`]).
-    pub format_version: u32,
+    format_version: u32,
     /// The model kind and its encoding parameters.
-    pub model: ModelKind,
+    model: ModelKind,
     /// How it was trained.
-    pub training: TrainingInfo,
+    training: TrainingInfo,
     /// The tile shape (1 to 3 dimensions).
-    pub tile_shape: Vec<u32>,
+    tile_shape: Vec<u32>,
     /// Number of prototypes.
-    pub n_prototypes: u32,
+    n_prototypes: u32,
     /// The per-value standardization applied to tiles.
-    pub scaler: Scaler,
+    scaler: Scaler,
     /// Prototypes in standardized space, `n_prototypes × tile values`, row-major.
-    pub prototypes: Vec<f64>,
+    prototypes: Vec<f64>,
     /// Bits per quantized weight (1 to 8; weight codebooks only).
-    pub weight_bits: u8,
+    weight_bits: u8,
     /// Sparse weights: how many of the largest weights of a tile are kept (renormalized to
     /// sum to 1, stored as index and value); 0 keeps them all. Weight codebooks only.
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub kept_weights: u32,
+    kept_weights: u32,
     /// The value transform applied before tiling (and inverted after decoding).
     #[serde(default, skip_serializing_if = "Transform::is_identity")]
-    pub transform: Transform,
+    transform: Transform,
     /// xxh3-64 of this codebook's MessagePack with `fingerprint = 0`.
-    pub fingerprint: u64,
+    fingerprint: u64,
 }
 
 impl Codebook {
@@ -295,6 +296,67 @@ impl Codebook {
         Ok(self)
     }
 
+    /// The format version it was written in.
+    pub fn format_version(&self) -> u32 {
+        self.format_version
+    }
+
+    /// The model kind and its coding parameters.
+    pub fn model(&self) -> &ModelKind {
+        &self.model
+    }
+
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        self.model.kind()
+    }
+
+    /// How it was trained.
+    pub fn training(&self) -> &TrainingInfo {
+        &self.training
+    }
+
+    /// The tile shape (1 to 3 sides).
+    pub fn tile_shape(&self) -> &[u32] {
+        &self.tile_shape
+    }
+
+    /// Number of prototypes (all stages' codewords for residual codebooks, levels for
+    /// scalar quantizers).
+    pub fn n_prototypes(&self) -> usize {
+        self.n_prototypes as usize
+    }
+
+    /// The per-value standardization of tiles.
+    pub fn scaler(&self) -> &Scaler {
+        &self.scaler
+    }
+
+    /// The prototypes in standardized space, `n_prototypes × n_features`, row-major.
+    pub fn prototypes(&self) -> &[f64] {
+        &self.prototypes
+    }
+
+    /// Bits per quantized weight (weight kinds).
+    pub fn weight_bits(&self) -> u8 {
+        self.weight_bits
+    }
+
+    /// Sparse weights kept per tile; 0 keeps all (weight kinds).
+    pub fn kept_weights(&self) -> u32 {
+        self.kept_weights
+    }
+
+    /// The value transform applied before tiling.
+    pub fn transform(&self) -> Transform {
+        self.transform
+    }
+
+    /// xxh3-64 of the codebook's MessagePack with `fingerprint = 0`.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
     /// Codewords per stage (residual codebooks) or prototypes.
     pub fn codewords_per_stage(&self) -> usize {
         match self.model {
@@ -364,31 +426,11 @@ impl Codebook {
                 supported: CODEBOOK_FORMAT_VERSION,
             });
         }
-        if self.tile_shape.is_empty() || self.tile_shape.len() > 3 {
-            return bad(format!(
-                "tile_shape {:?} must have 1 to 3 dimensions",
-                self.tile_shape
-            ));
-        }
-        let n_features = self
-            .tile_shape
-            .iter()
-            .try_fold(1usize, |acc, &t| {
-                (t > 0).then(|| acc.checked_mul(t as usize)).flatten()
-            })
-            .filter(|&n| n <= MAX_TILE_VALUES);
-        let Some(n_features) = n_features else {
-            return bad(format!(
-                "tile_shape {:?}: sides must be positive and hold at most {MAX_TILE_VALUES} values",
-                self.tile_shape
-            ));
-        };
+        let n_features = check_tile_shape(&self.tile_shape_usize())
+            .map_err(|reason| Error::InvalidCodebook(format!("tile_shape {reason}")))?;
+        let room = self.kind().room();
         let k = self.n_prototypes as usize;
-        let max_k = match self.model {
-            ModelKind::Residual { .. } => MAX_STAGES * MAX_STAGE_CODEWORDS,
-            ModelKind::Scalar { .. } => 1 << MAX_SCALAR_BITS,
-            _ => MAX_PROTOTYPES,
-        };
+        let max_k = room.max_prototypes();
         if k == 0 || k > max_k {
             return bad(format!("n_prototypes {k} outside 1..={max_k}"));
         }
@@ -403,10 +445,13 @@ impl Codebook {
         }
         self.scaler.validate(n_features)?;
         self.validate_f32(n_features)?;
-        if !(1..=8).contains(&self.weight_bits) {
-            return bad(format!("weight_bits {} outside 1..=8", self.weight_bits));
+        if !(1..=MAX_WEIGHT_BITS).contains(&self.weight_bits) {
+            return bad(format!(
+                "weight_bits {} outside 1..={MAX_WEIGHT_BITS}",
+                self.weight_bits
+            ));
         }
-        self.validate_kind(k, n_features)?;
+        room.validate(self)?;
         if self.kept_weights != 0 {
             if !self.model.has_weights() {
                 return bad(format!(
@@ -446,8 +491,9 @@ impl Codebook {
     }
 
     /// The codec computes in float32: every number it derives from the codebook (scaled
-    /// prototypes, whole codewords, inverse scales, the mean range) must be finite there, or
-    /// blocks would silently decode to infinities and NaN.
+    /// prototypes, whole codewords, inverse scales; each kind checks its own, such as the
+    /// residual mean range) must be finite there, or blocks would silently decode to
+    /// infinities and NaN.
     fn validate_f32(&self, p: usize) -> Result<()> {
         let finite = |v: f64| (v as f32).is_finite();
         let scaler_ok = self
@@ -461,84 +507,13 @@ impl Codebook {
                 .zip(self.scaler.mean.iter().zip(&self.scaler.scale))
                 .all(|(&z, (&m, &s))| finite(z) && finite(z * s) && finite(m + z * s))
         });
-        let range_ok = match self.model {
-            ModelKind::Residual {
-                mean_min, mean_max, ..
-            } => {
-                finite(mean_min)
-                    && finite(mean_max)
-                    && finite(mean_max - mean_min)
-                    && self
-                        .scaler
-                        .scale
-                        .iter()
-                        .all(|&s| finite(mean_min * s) && finite(mean_max * s))
-            }
-            _ => true,
-        };
-        if scaler_ok && prototypes_ok && range_ok {
+        if scaler_ok && prototypes_ok {
             Ok(())
         } else {
             Err(Error::InvalidCodebook(
                 "values out of float32 range: the codec computes in float32".into(),
             ))
         }
-    }
-
-    fn validate_kind(&self, k: usize, n_features: usize) -> Result<()> {
-        let bad = |m: String| Err(Error::InvalidCodebook(m));
-        match self.model {
-            ModelKind::FuzzyCMeans { fuzzifier, .. } => {
-                if !(fuzzifier > 1.0 && fuzzifier.is_finite()) {
-                    return bad(format!("fuzzifier {fuzzifier} must be finite and > 1"));
-                }
-            }
-            ModelKind::Residual {
-                n_stages,
-                mean_bits,
-                mean_min,
-                mean_max,
-                beam,
-            } => {
-                if beam == 0 || beam > MAX_BEAM {
-                    return bad(format!("beam {beam} outside 1..={MAX_BEAM}"));
-                }
-                let s = n_stages as usize;
-                if s == 0 || s > MAX_STAGES || k % s != 0 {
-                    return bad(format!(
-                        "n_stages {s}: 1..={MAX_STAGES}, dividing n_prototypes {k}"
-                    ));
-                }
-                if k / s > MAX_STAGE_CODEWORDS {
-                    return bad(format!(
-                        "{} codewords per stage, over {MAX_STAGE_CODEWORDS}",
-                        k / s
-                    ));
-                }
-                if mean_bits > MAX_MEAN_BITS {
-                    return bad(format!("mean_bits {mean_bits} outside 0..={MAX_MEAN_BITS}"));
-                }
-                if !(mean_min.is_finite() && mean_max.is_finite() && mean_min <= mean_max) {
-                    return bad(format!("mean range [{mean_min}, {mean_max}]"));
-                }
-            }
-            ModelKind::Scalar { .. } => {
-                if n_features != 1 {
-                    return bad(format!(
-                        "a scalar quantizer works on 1-value tiles, not {:?}",
-                        self.tile_shape
-                    ));
-                }
-                if self.scaler.mean != [0.0] || self.scaler.scale != [1.0] {
-                    return bad("a scalar quantizer's scaler must be the identity".into());
-                }
-                if self.prototypes.windows(2).any(|w| w[0] > w[1]) {
-                    return bad("scalar levels must be ascending".into());
-                }
-            }
-            ModelKind::Archetypal | ModelKind::KMeans => {}
-        }
-        Ok(())
     }
 }
 

@@ -13,6 +13,14 @@ pub struct Scaler {
 }
 
 impl Scaler {
+    /// The scaler that changes nothing, for `p` values.
+    pub fn identity(p: usize) -> Self {
+        Scaler {
+            mean: vec![0.0; p],
+            scale: vec![1.0; p],
+        }
+    }
+
     /// Fits the scaler to `samples` (`n × p`, row-major).
     pub fn fit(samples: &[f64], p: usize) -> Self {
         let n = (samples.len() / p).max(1) as f64;

@@ -1,22 +1,23 @@
-//! Training codebooks: sample tiles, standardize them, fit a model, package the result.
+//! Training codebooks: sample tiles, standardize them, fit a model, package the result. Each
+//! kind's parameters and fit live in its room under [`kinds`](crate::kinds); this module
+//! holds what they share.
 #![forbid(unsafe_code)]
 
-pub mod archetypal;
-pub mod cmeans;
-pub mod kmeans;
-pub mod residual;
 pub mod sampling;
-pub mod scalar;
 
-pub use archetypal::{Archetypal, ArchetypalParams};
-pub use cmeans::{FuzzyCMeans, FuzzyCMeansParams};
-pub use kmeans::{KMeans, KMeansParams};
-pub use residual::{Residual, ResidualParams};
+pub use crate::kinds::archetypal::{Archetypal, ArchetypalParams};
+pub use crate::kinds::fuzzy_cmeans::{FuzzyCMeans, FuzzyCMeansParams};
+pub use crate::kinds::kmeans::{KMeans, KMeansParams};
+pub use crate::kinds::residual::{MeanQuantizer, Residual, ResidualParams};
+pub use crate::kinds::scalar::{ScalarFit, ScalarParams};
+pub use crate::kinds::{Kind, TrainOptions};
+pub use crate::weights::Metric;
 pub use sampling::sample_tiles;
-pub use scalar::{ScalarFit, ScalarParams};
 
-use crate::codebook::{Codebook, ModelKind, Scaler, TrainingInfo, Transform};
+use crate::codebook::{Codebook, Scaler, Transform};
 use crate::error::{Error, Result};
+use crate::kinds::weight_codes::check_weight_bits;
+use crate::kinds::KindParams;
 use ndarray::ArrayViewD;
 
 /// Where a fit is, reported after every iteration by the `fit_observed` methods.
@@ -86,15 +87,30 @@ pub enum ModelParams {
 }
 
 impl ModelParams {
-    /// The seed, iteration limit and tolerance of the fit (`sampling_seed` for models that
-    /// draw nothing at random themselves: the scalar quantizer).
-    fn stopping(&self, sampling_seed: u64) -> (u64, u32, f64) {
+    /// The default parameters of `kind` (also the C API's, the CLI's and Python's).
+    pub fn defaults(kind: Kind) -> Self {
+        kind.room().default_params()
+    }
+
+    /// The kind these parameters train.
+    pub fn kind(&self) -> Kind {
         match self {
-            ModelParams::FuzzyCMeans(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
-            ModelParams::Archetypal(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
-            ModelParams::KMeans(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
-            ModelParams::Residual(p) => (p.get_seed(), p.get_max_iter(), p.get_tol()),
-            ModelParams::Scalar(p) => (sampling_seed, p.get_max_iter(), p.get_tol()),
+            ModelParams::FuzzyCMeans(_) => Kind::FuzzyCMeans,
+            ModelParams::Archetypal(_) => Kind::Archetypal,
+            ModelParams::KMeans(_) => Kind::KMeans,
+            ModelParams::Residual(_) => Kind::Residual,
+            ModelParams::Scalar(_) => Kind::Scalar,
+        }
+    }
+
+    /// The kind's own parameters, behind the trait every kind implements.
+    fn kind_params(&self) -> &dyn KindParams {
+        match self {
+            ModelParams::FuzzyCMeans(p) => p,
+            ModelParams::Archetypal(p) => p,
+            ModelParams::KMeans(p) => p,
+            ModelParams::Residual(p) => p,
+            ModelParams::Scalar(p) => p,
         }
     }
 }
@@ -168,45 +184,49 @@ impl CodebookParams {
         &self.model
     }
 
-    /// Validates the parameters.
+    /// The tile shape.
+    pub fn get_tile_shape(&self) -> &[usize] {
+        &self.tile_shape
+    }
+
+    /// Training tiles drawn.
+    pub fn get_n_samples(&self) -> usize {
+        self.n_samples
+    }
+
+    /// Seed of the tile sampling.
+    pub fn get_seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Bits per quantized weight.
+    pub fn get_weight_bits(&self) -> u8 {
+        self.weight_bits
+    }
+
+    /// Sparse weights kept per tile (0: all).
+    pub fn get_kept_weights(&self) -> u32 {
+        self.kept_weights
+    }
+
+    /// The value transform.
+    pub fn get_transform(&self) -> Transform {
+        self.transform
+    }
+
+    /// Validates the parameters, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        let t = &self.tile_shape;
-        if t.is_empty() || t.len() > 3 || t.contains(&0) || t.iter().any(|&s| s > u32::MAX as usize)
-        {
-            return Err(Error::param(
-                "tile_shape",
-                format!("{t:?}: 1 to 3 positive sides"),
-            ));
-        }
-        let values = t.iter().try_fold(1usize, |a, &s| a.checked_mul(s));
-        if values.is_none_or(|v| v > crate::codebook::MAX_TILE_VALUES) {
-            return Err(Error::param(
-                "tile_shape",
-                format!(
-                    "{t:?} holds more than {} values",
-                    crate::codebook::MAX_TILE_VALUES
-                ),
-            ));
-        }
+        crate::codebook::check_tile_shape(&self.tile_shape)
+            .map_err(|reason| Error::param("tile_shape", reason))?;
         if self.n_samples == 0 {
             return Err(Error::param("n_samples", "must be at least 1"));
         }
-        if !(1..=8).contains(&self.weight_bits) {
-            return Err(Error::param(
-                "weight_bits",
-                format!("{} outside 1..=8", self.weight_bits),
-            ));
-        }
+        check_weight_bits("weight_bits", self.weight_bits)?;
         self.transform
             .validate()
             .map_err(|e| Error::param("transform", e.to_string()))?;
-        let k = match &self.model {
-            ModelParams::FuzzyCMeans(p) => p.check().map(|_| p.n_prototypes()),
-            ModelParams::Archetypal(p) => p.check().map(|_| p.n_archetypes()),
-            ModelParams::KMeans(p) => p.check().map(|_| 0),
-            ModelParams::Residual(p) => p.check().map(|_| 0),
-            ModelParams::Scalar(p) => p.check().map(|_| 0),
-        }?;
+        let kind = self.model.kind_params();
+        kind.check()?;
         let max_kept = crate::weights::sparse::MAX_KEPT;
         if self.kept_weights as usize > max_kept {
             return Err(Error::param(
@@ -214,18 +234,25 @@ impl CodebookParams {
                 format!("{} over {max_kept}", self.kept_weights),
             ));
         }
-        if self.kept_weights != 0 && (k == 0 || self.kept_weights as usize >= k) {
-            return Err(Error::param(
-                "kept_weights",
-                if k == 0 {
-                    "only Fuzzy C-Means and Archetypal Analysis have weights to keep".to_string()
-                } else {
-                    format!(
-                        "{} must be below the {k} prototypes (0 keeps all)",
-                        self.kept_weights
-                    )
-                },
-            ));
+        if self.kept_weights != 0 {
+            match kind.n_weights() {
+                None => {
+                    return Err(Error::param(
+                        "kept_weights",
+                        "only Fuzzy C-Means and Archetypal Analysis have weights to keep",
+                    ))
+                }
+                Some(k) if self.kept_weights as usize >= k => {
+                    return Err(Error::param(
+                        "kept_weights",
+                        format!(
+                            "{} must be below the {k} prototypes (0 keeps all)",
+                            self.kept_weights
+                        ),
+                    ))
+                }
+                Some(_) => {}
+            }
         }
         Ok(())
     }
@@ -237,13 +264,7 @@ impl CodebookParams {
 
     /// Iterations a fit may run at most (for progress bars): `max_iter × n_init`.
     pub fn max_iterations(&self) -> u64 {
-        match &self.model {
-            ModelParams::FuzzyCMeans(p) => u64::from(p.get_max_iter()),
-            ModelParams::Archetypal(p) => u64::from(p.get_max_iter()) * u64::from(p.get_n_init()),
-            ModelParams::KMeans(p) => u64::from(p.get_max_iter()),
-            ModelParams::Residual(p) => u64::from(p.get_max_iter()) * p.n_stages() as u64,
-            ModelParams::Scalar(p) => u64::from(p.get_max_iter()),
-        }
+        self.model.kind_params().max_iterations()
     }
 
     /// [`fit`](Self::fit), calling `observe` after every training iteration.
@@ -253,9 +274,10 @@ impl CodebookParams {
         observe: &mut dyn FnMut(Progress),
     ) -> Result<Codebook> {
         self.check()?;
-        let scalar = matches!(self.model, ModelParams::Scalar(_));
+        let kind = self.model.kind_params();
+        let single = kind.codes_single_values();
         // A scalar quantizer codes single values, as they are.
-        let tile_shape = if scalar {
+        let tile_shape = if single {
             vec![1]
         } else {
             self.tile_shape.clone()
@@ -263,96 +285,21 @@ impl CodebookParams {
         let (mut x, p) = sample_tiles(data, &tile_shape, self.n_samples, self.seed)?;
         self.transform.forward_f64(&mut x);
         let n = x.len() / p;
-        let scaler = if scalar {
-            Scaler {
-                mean: vec![0.0],
-                scale: vec![1.0],
-            }
+        let scaler = if single {
+            Scaler::identity(1)
         } else {
             Scaler::fit(&x, p)
         };
         scaler.transform(&mut x);
-        let (seed, max_iter, tol) = self.model.stopping(self.seed);
-        // Each model: its kind, its prototypes, and how its fit went (restarts, iterations,
-        // final loss) for the codebook's `training` record.
-        let (model, prototypes, n_init, iterations, loss) = match &self.model {
-            ModelParams::FuzzyCMeans(params) => {
-                let fit = params.fit_observed(&x, p, observe)?;
-                let kind = ModelKind::FuzzyCMeans {
-                    fuzzifier: params.get_fuzzifier(),
-                    metric: params.get_metric(),
-                };
-                (
-                    kind,
-                    fit.centers().to_vec(),
-                    1,
-                    fit.iterations(),
-                    fit.loss(),
-                )
-            }
-            ModelParams::KMeans(params) => {
-                let fit = params.fit_observed(&x, p, observe)?;
-                let centers = fit.centers().to_vec();
-                (ModelKind::KMeans, centers, 1, fit.iterations(), fit.loss())
-            }
-            ModelParams::Archetypal(params) => {
-                let fit = params.fit_observed(&x, p, observe)?;
-                let archetypes = fit.archetypes().to_vec();
-                let n_init = params.get_n_init();
-                (
-                    ModelKind::Archetypal,
-                    archetypes,
-                    n_init,
-                    fit.iterations(),
-                    fit.loss(),
-                )
-            }
-            ModelParams::Residual(params) => {
-                let fit = params.fit_observed(&x, p, observe)?;
-                let mean = fit.mean_quantizer();
-                let kind = ModelKind::Residual {
-                    n_stages: params.n_stages() as u32,
-                    mean_bits: mean.bits,
-                    mean_min: f64::from(mean.min),
-                    mean_max: f64::from(mean.max),
-                    beam: params.get_beam(),
-                };
-                (
-                    kind,
-                    fit.codewords().to_vec(),
-                    1,
-                    fit.iterations(),
-                    fit.loss(),
-                )
-            }
-            ModelParams::Scalar(params) => {
-                let fit = params.fit(&x)?;
-                observe(Progress {
-                    run: 0,
-                    iteration: fit.iterations(),
-                    loss: fit.loss(),
-                });
-                let kind = ModelKind::Scalar {
-                    method: params.get_method(),
-                };
-                (kind, fit.levels().to_vec(), 1, fit.iterations(), fit.loss())
-            }
-        };
-        let info = TrainingInfo {
-            n_samples: n as u64,
-            seed,
-            max_iter,
-            tol,
-            n_init,
-            iterations,
-            loss,
-        };
+        let fitted = kind.fit(&x, p, self.seed, observe)?;
+        let mut training = fitted.training;
+        training.n_samples = n as u64;
         Codebook::new(
-            model,
-            info,
+            fitted.model,
+            training,
             tile_shape.iter().map(|&t| t as u32).collect(),
             scaler,
-            prototypes,
+            fitted.prototypes,
             self.weight_bits,
         )?
         .with_kept_weights(self.kept_weights)?

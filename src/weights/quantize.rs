@@ -5,22 +5,27 @@ pub const fn levels(bits: u8) -> u32 {
     (1u32 << bits) - 1
 }
 
-/// Quantizes each weight (clamped to `[0, 1]`) to the nearest of `2^bits` levels.
-pub fn quantize(weights: &[f32], bits: u8, out: &mut [u8]) {
-    debug_assert!((1..=8).contains(&bits));
-    let scale = levels(bits) as f32;
+/// The level nearest to weight `w` (clamped to `[0, 1]`; NaN gives 0) among the `steps + 1`
+/// levels of [`levels`]`(bits)` steps. Ties go to even, which vectorizes.
+#[inline]
+pub fn level(w: f32, steps: f32) -> u16 {
+    (w * steps).round_ties_even().clamp(0.0, steps) as u16
+}
+
+/// Quantizes each weight to the nearest of `2^bits` levels (see [`level`]; the tests' reference).
+#[cfg(test)]
+pub fn quantize(weights: &[f32], bits: u8, out: &mut [u16]) {
+    let steps = levels(bits) as f32;
     for (q, &w) in out.iter_mut().zip(weights) {
-        // Nearest level (ties to even, which vectorizes); `as` saturates and maps NaN to 0,
-        // which clamps to the valid levels.
-        *q = (w * scale).round_ties_even() as u8;
+        *q = level(w, steps);
     }
 }
 
 /// Dequantizes levels back to weights in `[0, 1]`.
-pub fn dequantize(levels_in: &[u8], bits: u8, out: &mut [f32]) {
+pub fn dequantize<L: Copy + Into<f32>>(levels_in: &[L], bits: u8, out: &mut [f32]) {
     let inv = 1.0 / levels(bits) as f32;
     for (w, &q) in out.iter_mut().zip(levels_in) {
-        *w = f32::from(q) * inv;
+        *w = q.into() * inv;
     }
 }
 
@@ -33,7 +38,7 @@ mod tests {
         for bits in 1..=8u8 {
             let step = 1.0 / levels(bits) as f32;
             let w: Vec<f32> = (0..=1000).map(|i| i as f32 / 1000.0).collect();
-            let mut q = vec![0u8; w.len()];
+            let mut q = vec![0u16; w.len()];
             quantize(&w, bits, &mut q);
             let mut back = vec![0f32; w.len()];
             dequantize(&q, bits, &mut back);
@@ -48,7 +53,7 @@ mod tests {
 
     #[test]
     fn out_of_range_is_clamped() {
-        let mut q = [0u8; 3];
+        let mut q = [0u16; 3];
         quantize(&[-0.5, 1.7, f32::NAN], 8, &mut q);
         assert_eq!(q, [0, 255, 0]);
     }

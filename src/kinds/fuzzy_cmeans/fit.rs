@@ -1,4 +1,4 @@
-//! Fuzzy C-Means (Bezdek): soft clustering whose centres become the prototypes.
+//! Fitting Fuzzy C-Means (Bezdek): soft clustering whose centres become the prototypes.
 
 use crate::error::{Error, Result};
 use crate::weights::{Memberships, Metric};
@@ -19,13 +19,13 @@ pub struct FuzzyCMeansParams {
 }
 
 impl FuzzyCMeansParams {
-    /// `n_prototypes` centres, fuzzifier 2, euclidean metric, 100 iterations, tolerance 1e-6,
-    /// seed 0.
+    /// `n_prototypes` centres, fuzzifier 2, cosine metric (the reference notebook's), 100
+    /// iterations, tolerance 1e-6, seed 0.
     pub fn new(n_prototypes: usize) -> Self {
         FuzzyCMeansParams {
             n_prototypes,
             fuzzifier: 2.0,
-            metric: Metric::Euclidean,
+            metric: Metric::Cosine,
             max_iter: 100,
             tol: 1e-6,
             seed: 0,
@@ -94,14 +94,14 @@ impl FuzzyCMeansParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        super::check_count("n_prototypes", self.n_prototypes)?;
+        crate::train::check_count("n_prototypes", self.n_prototypes)?;
         if !(self.fuzzifier > 1.0 && self.fuzzifier.is_finite()) {
             return Err(Error::param(
                 "fuzzifier",
                 format!("{} must be finite and > 1", self.fuzzifier),
             ));
         }
-        super::check_stopping(self.max_iter, self.tol)
+        crate::train::check_stopping(self.max_iter, self.tol)
     }
 
     /// Fits the model to standardized samples `x` (`n × p`, row-major).
@@ -115,11 +115,11 @@ impl FuzzyCMeansParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(super::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress),
     ) -> Result<FuzzyCMeans> {
         self.check()?;
         let k = self.n_prototypes;
-        let n = super::check_samples(x, p, k, "prototypes")?;
+        let n = crate::train::check_samples(x, p, k, "prototypes")?;
         let m = self.fuzzifier;
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         let mut u: Vec<f64> = (0..n * k).map(|_| rng.random::<f64>() + 1e-3).collect();
@@ -149,7 +149,7 @@ impl FuzzyCMeansParams {
                 .sum::<f64>()
                 .sqrt();
             std::mem::swap(&mut u, &mut u_new);
-            observe(super::Progress {
+            observe(crate::train::Progress {
                 run: 0,
                 iteration: iterations,
                 loss: change,

@@ -70,8 +70,8 @@ impl KMeansParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        super::check_count("n_codewords", self.n_codewords)?;
-        super::check_stopping(self.max_iter, self.tol)
+        crate::train::check_count("n_codewords", self.n_codewords)?;
+        crate::train::check_stopping(self.max_iter, self.tol)
     }
 
     /// Fits codewords to standardized samples `x` (`n × p`, row-major).
@@ -84,11 +84,11 @@ impl KMeansParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(super::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress),
     ) -> Result<KMeans> {
         self.check()?;
         let k = self.n_codewords;
-        let n = super::check_samples(x, p, k, "codewords")?;
+        let n = crate::train::check_samples(x, p, k, "codewords")?;
         let mut centers = plus_plus(x, n, p, k, self.seed);
         let mut labels = vec![0u32; n];
         let mut dist = vec![0f64; n];
@@ -99,7 +99,7 @@ impl KMeansParams {
             iterations += 1;
             assign(x, p, &centers, &mut labels, &mut dist);
             loss = dist.iter().sum::<f64>() / (n * p) as f64;
-            observe(super::Progress {
+            observe(crate::train::Progress {
                 run: 0,
                 iteration: iterations,
                 loss,

@@ -2,7 +2,8 @@
 //! Lloyd-Max (1-D k-means), as in scikit-learn's KBinsDiscretizer and the Lloyd-Max
 //! references.
 
-use crate::codebook::{ScalarMethod, MAX_SCALAR_BITS};
+use super::MAX_SCALAR_BITS;
+use crate::codebook::ScalarMethod;
 use crate::error::{Error, Result};
 
 /// Parameters of a scalar quantizer. Build with [`ScalarParams::new`] and the by-value
@@ -67,14 +68,14 @@ impl ScalarParams {
                 format!("{} outside 1..={MAX_SCALAR_BITS}", self.bits),
             ));
         }
-        super::check_stopping(self.max_iter, self.tol)
+        crate::train::check_stopping(self.max_iter, self.tol)
     }
 
     /// Places the levels for `values`; returns them ascending, with the iterations run.
     pub fn fit(&self, values: &[f64]) -> Result<ScalarFit> {
         self.check()?;
         let n_levels = 1usize << self.bits;
-        super::check_samples(values, 1, 1, "levels")?;
+        crate::train::check_samples(values, 1, 1, "levels")?;
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
         let (lo, hi) = (sorted[0], sorted[sorted.len() - 1]);

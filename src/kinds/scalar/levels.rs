@@ -23,11 +23,6 @@ impl ScalarLevels {
         self.levels.len()
     }
 
-    /// Whether there are no levels (never, for a validated codebook).
-    pub fn is_empty(&self) -> bool {
-        self.levels.is_empty()
-    }
-
     /// The index of the level nearest to `v` (a value on a threshold goes up).
     pub fn nearest(&self, v: f32) -> u16 {
         self.thresholds.partition_point(|&t| t <= v) as u16

@@ -2,9 +2,9 @@
 //! stages before it could not represent; optionally on tiles whose quantized mean was
 //! removed first (mean-removed VQ).
 
-use super::kmeans::{nearest, KMeansParams};
+use crate::kinds::kmeans::{nearest, KMeansParams};
 use crate::error::{Error, Result};
-use crate::weights::MeanQuantizer;
+use super::stages::MeanQuantizer;
 use rayon::prelude::*;
 
 /// Parameters of residual VQ. Build with [`ResidualParams::new`] and the by-value setters;
@@ -120,7 +120,7 @@ impl ResidualParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        use crate::codebook::{MAX_MEAN_BITS, MAX_STAGES, MAX_STAGE_CODEWORDS};
+        use super::{MAX_BEAM, MAX_MEAN_BITS, MAX_STAGES, MAX_STAGE_CODEWORDS};
         if self.n_stages == 0 || self.n_stages > MAX_STAGES {
             return Err(Error::param(
                 "n_stages",
@@ -136,10 +136,10 @@ impl ResidualParams {
                 ),
             ));
         }
-        if self.beam == 0 || self.beam > crate::codebook::MAX_BEAM {
+        if self.beam == 0 || self.beam > MAX_BEAM {
             return Err(Error::param(
                 "beam",
-                format!("{} outside 1..={}", self.beam, crate::codebook::MAX_BEAM),
+                format!("{} outside 1..={}", self.beam, MAX_BEAM),
             ));
         }
         if self.mean_bits > MAX_MEAN_BITS {
@@ -148,7 +148,7 @@ impl ResidualParams {
                 format!("{} outside 0..={MAX_MEAN_BITS}", self.mean_bits),
             ));
         }
-        super::check_stopping(self.max_iter, self.tol)
+        crate::train::check_stopping(self.max_iter, self.tol)
     }
 
     /// Fits the stages to standardized samples `x` (`n × p`, row-major).
@@ -162,11 +162,11 @@ impl ResidualParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(super::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress),
     ) -> Result<Residual> {
         self.check()?;
         let k = self.codewords_per_stage;
-        let n = super::check_samples(x, p, k, "codewords per stage")?;
+        let n = crate::train::check_samples(x, p, k, "codewords per stage")?;
         // Samples with their quantized means removed: what the stages code.
         let mut r = x.to_vec();
         let mut mean = MeanQuantizer {
@@ -216,7 +216,7 @@ impl ResidualParams {
         for round in 0..self.refine_iter {
             let moved = move_codewords(&codewords, &coded, p, k, self.n_stages);
             let next = encode_all(&base, p, k, self.n_stages, &moved);
-            observe(super::Progress {
+            observe(crate::train::Progress {
                 run: self.n_stages as u32,
                 iteration: round + 1,
                 loss: next.loss,

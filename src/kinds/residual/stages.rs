@@ -2,7 +2,7 @@
 //! tile's quantized mean, then let every stage pick the codeword nearest to what the stages
 //! before it left.
 
-use super::Memberships;
+use crate::weights::{Memberships, Metric};
 
 /// A uniform quantizer of tile means over `[min, max]` with `2^bits` levels.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +67,7 @@ impl ResidualStages {
         let k = codewords.len() / (n_stages * p);
         let stages = codewords
             .chunks_exact(k * p)
-            .map(|c| Memberships::new(c.to_vec(), p, 2.0, super::Metric::Euclidean))
+            .map(|c| Memberships::new(c.to_vec(), p, 2.0, Metric::Euclidean))
             .collect();
         ResidualStages {
             stages,

@@ -91,11 +91,11 @@ impl ArchetypalParams {
 
     /// Validates every parameter, one error per bad field.
     pub fn check(&self) -> Result<()> {
-        super::check_count("n_archetypes", self.n_archetypes)?;
+        crate::train::check_count("n_archetypes", self.n_archetypes)?;
         if self.n_init == 0 {
             return Err(Error::param("n_init", "must be at least 1"));
         }
-        super::check_stopping(self.max_iter, self.tol)
+        crate::train::check_stopping(self.max_iter, self.tol)
     }
 
     /// Fits archetypes to standardized samples `x` (`n × p`, row-major).
@@ -108,11 +108,11 @@ impl ArchetypalParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(super::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress),
     ) -> Result<Archetypal> {
         self.check()?;
         let k = self.n_archetypes;
-        let n = super::check_samples(x, p, k, "archetypes")?;
+        let n = crate::train::check_samples(x, p, k, "archetypes")?;
         let mut best: Option<Archetypal> = None;
         for run in 0..self.n_init {
             let seed = self
@@ -133,7 +133,7 @@ impl ArchetypalParams {
         p: usize,
         seed: u64,
         run: u32,
-        observe: &mut dyn FnMut(super::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress),
     ) -> Archetypal {
         let k = self.n_archetypes;
         let mut c = vec![0.0; k * n];
@@ -151,7 +151,7 @@ impl ArchetypalParams {
             iterations += 1;
             solve_weights(x, p, &z, k, &mut s);
             let loss = residual_sse(x, p, &s, &z, k) / (n * p) as f64;
-            observe(super::Progress {
+            observe(crate::train::Progress {
                 run,
                 iteration: iterations,
                 loss,
