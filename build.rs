@@ -1,10 +1,11 @@
-//! Generates the C header with cbindgen into OUT_DIR; `tests/header.rs` fails when
+//! Generates the C header with cbindgen into OUT_DIR; `tests/c_api.rs` fails when
 //! `include/blosc2_vq.h` differs from it. Set BLOSC2_VQ_UPDATE_HEADER=1 to refresh the
 //! committed header.
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/ffi");
+    // The C surface: every file of src/ffi that exports functions, types or constants.
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=BLOSC2_VQ_UPDATE_HEADER");
     let crate_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

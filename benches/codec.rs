@@ -18,7 +18,7 @@ use blosc2_vq::train::{
     ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
     ScalarParams,
 };
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::Metric;
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;

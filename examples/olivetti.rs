@@ -11,7 +11,7 @@
 mod common;
 
 use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::Metric;
 use common::*;
 use rand::{Rng, SeedableRng};
 use std::time::Instant;

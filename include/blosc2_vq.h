@@ -51,6 +51,9 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 #endif
 
 
+// The codec id the examples register (any id in c-blosc2's user range 160..=255 works).
+#define BLOSC2_VQ_CODEC_ID 185
+
 // `blosc2_vq_train_params.model`: Fuzzy C-Means.
 #define BLOSC2_VQ_MODEL_FUZZY_CMEANS 1
 
@@ -91,8 +94,47 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 // Data type of training data: `double`.
 #define BLOSC2_VQ_DTYPE_FLOAT64 1
 
-// The codec id the examples register (any id in c-blosc2's user range 160..=255 works).
-#define BLOSC2_VQ_CODEC_ID 185
+// What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
+typedef struct {
+  // Codebook format version.
+  int32_t format_version;
+  // The kind: a `BLOSC2_VQ_MODEL_*` constant.
+  int32_t model;
+  // Fuzzy C-Means metric (`BLOSC2_VQ_METRIC_*`); 0 for other models.
+  int32_t metric;
+  // Fuzzy C-Means fuzzifier; 0 for other models.
+  double fuzzifier;
+  // Number of prototypes `k`.
+  int32_t n_prototypes;
+  // Values per tile `p` (the product of the tile shape).
+  int32_t n_features;
+  // Number of tile dimensions.
+  int32_t tile_ndim;
+  // Tile sides (the first `tile_ndim` are set).
+  int32_t tile_shape[3];
+  // Bits per quantized weight.
+  int32_t weight_bits;
+  // The codebook's fingerprint (xxh3-64 of its content).
+  uint64_t fingerprint;
+  // Training tiles used.
+  int64_t n_samples;
+  // Training iterations run.
+  int32_t iterations;
+  // Final training loss (mean squared error in standardized space).
+  double loss;
+  // Residual VQ: number of stages (`n_prototypes` is the total); 1 for other models.
+  int32_t n_stages;
+  // Residual VQ: bits of the removed tile mean (0: none).
+  int32_t mean_bits;
+  // Scalar quantizer: `BLOSC2_VQ_SCALAR_*`; -1 for other models.
+  int32_t scalar_method;
+  // Sparse weights kept per tile (0: all).
+  int32_t kept_weights;
+  // The log10 transform's floor, or 0 without a transform.
+  double log10_floor;
+  // Residual VQ: the encoder's beam width; 1 for other models.
+  int32_t beam;
+} blosc2_vq_codebook_info;
 
 // Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
 // then change what you need.
@@ -100,7 +142,8 @@ typedef struct {
   // A `BLOSC2_VQ_MODEL_*` constant.
   int32_t model;
   // Number of prototypes (centres, archetypes or codewords), 1 to 1024; for
-  // `BLOSC2_VQ_MODEL_RESIDUAL` the codewords per stage, 1 to 4096.
+  // `BLOSC2_VQ_MODEL_RESIDUAL` the codewords per stage, 1 to 4096; ignored by
+  // `BLOSC2_VQ_MODEL_SCALAR` (which has `2^scalar_bits` levels).
   int32_t n_prototypes;
   // Number of tile dimensions, 1 to 3 (the data's last axes).
   int32_t tile_ndim;
@@ -140,63 +183,77 @@ typedef struct {
   int32_t beam;
 } blosc2_vq_train_params;
 
-// What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
-typedef struct {
-  // Codebook format version.
-  int32_t format_version;
-  // `BLOSC2_VQ_MODEL_FUZZY_CMEANS` or `BLOSC2_VQ_MODEL_ARCHETYPAL`.
-  int32_t model;
-  // Fuzzy C-Means metric (`BLOSC2_VQ_METRIC_*`); 0 for other models.
-  int32_t metric;
-  // Fuzzy C-Means fuzzifier; 0 for other models.
-  double fuzzifier;
-  // Number of prototypes `k`.
-  int32_t n_prototypes;
-  // Values per tile `p` (the product of the tile shape).
-  int32_t n_features;
-  // Number of tile dimensions.
-  int32_t tile_ndim;
-  // Tile sides (the first `tile_ndim` are set).
-  int32_t tile_shape[3];
-  // Bits per quantized weight.
-  int32_t weight_bits;
-  // The codebook's fingerprint (xxh3-64 of its content).
-  uint64_t fingerprint;
-  // Training tiles used.
-  int64_t n_samples;
-  // Training iterations run.
-  int32_t iterations;
-  // Final training loss (mean squared error in standardized space).
-  double loss;
-  // Residual VQ: number of stages (`n_prototypes` is the total); 1 for other models.
-  int32_t n_stages;
-  // Residual VQ: bits of the removed tile mean (0: none).
-  int32_t mean_bits;
-  // Scalar quantizer: `BLOSC2_VQ_SCALAR_*`; -1 for other models.
-  int32_t scalar_method;
-  // Sparse weights kept per tile (0: all).
-  int32_t kept_weights;
-  // The log10 transform's floor, or 0 without a transform.
-  double log10_floor;
-  // Residual VQ: the encoder's beam width; 1 for other models.
-  int32_t beam;
-} blosc2_vq_codebook_info;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// Fills `params` with the defaults for `model` (`BLOSC2_VQ_MODEL_*`): 36 prototypes (256
-// codewords per stage for residual VQ), 4×4 tiles, 1000 training tiles, seed 0, 100
-// iterations, tolerance 1e-6 (1e-4 for residual VQ), fuzzifier 2, cosine metric, 1
-// initialization, 8-bit weights, 2 residual stages without mean removal searched with a
-// beam of 4, 4-bit Lloyd-Max
-// scalar levels, dense weights, no transform. Returns 0, or a negative code for a NULL
-// pointer or an unknown model.
+// Frees a buffer this library allocated (such as a codebook from
+// `blosc2_vq_codebook_train`). NULL is ignored.
+//
+// # Safety
+// `ptr` must be NULL or a pointer this library returned and that was not freed yet.
+void blosc2_vq_free(void *ptr);
+
+// The message of the last error on the calling thread ("" when the last call succeeded).
+// The string belongs to the library and stays valid until the next call on this thread.
+const char *blosc2_vq_last_error_message(void);
+
+// How many encoder or decoder errors this process has seen so far (on any thread). Read it
+// before a compression and again after a failure: when it has not grown, the failure was
+// not the codec's, and `blosc2_vq_last_codec_error` holds an older, unrelated message.
+uint64_t blosc2_vq_codec_error_count(void);
+
+// Copies the most recent encoder or decoder error, from whichever thread it happened on,
+// into `buffer` (at most `buffer_len - 1` bytes and a terminating NUL). Returns the full
+// message length in bytes (0 when the codec has not failed in this process), or a negative
+// code for a NULL `buffer` with a positive `buffer_len`. Useful after c-blosc2 reports a
+// failure from its worker threads.
+//
+// # Safety
+// `buffer` must point to `buffer_len` writable bytes (it may be NULL when `buffer_len` is 0).
+int64_t blosc2_vq_last_codec_error(char *buffer, int64_t buffer_len);
+
+// Validates codebook bytes and describes them in `out`. Returns 0, or a negative code when
+// the bytes are not a valid codebook (`blosc2_vq_last_error_message` says why).
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes and `out` to a writable struct.
+int blosc2_vq_codebook_inspect(const uint8_t *codebook,
+                               int64_t codebook_len,
+                               blosc2_vq_codebook_info *out);
+
+// Copies a codebook's arrays into caller buffers: the scaler's `mean` and `scale`
+// (`n_features` doubles each) and the `prototypes` (`n_prototypes × n_features` doubles,
+// row-major, standardized space); sizes as [`blosc2_vq_codebook_inspect`] reports. Any of
+// the three may be NULL to skip it. Returns 0 or a negative code.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; each non-NULL buffer must have room for
+// its array.
+int blosc2_vq_codebook_arrays(const uint8_t *codebook,
+                              int64_t codebook_len,
+                              double *mean,
+                              double *scale,
+                              double *prototypes);
+
+// Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
+// parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256
+// codewords per stage in 2 stages for residual VQ; 4×4 tiles, 1000 training tiles, seed 0,
+// 8-bit weights, fuzzifier 2 and the cosine metric, a beam of 4, 4-bit Lloyd-Max scalar
+// levels, dense weights, no transform). Returns 0, or a negative code for a NULL pointer or
+// an unknown model.
 //
 // # Safety
 // `params` must be NULL or point to writable memory for one `blosc2_vq_train_params`.
 int blosc2_vq_train_params_init(blosc2_vq_train_params *params, int32_t model);
+
+// The `BLOSC2_VQ_MODEL_*` value of a model name: the short names the CLI and Python take
+// (`"aa"`, `"cmeans"`, `"kmeans"`, `"residual"`, `"scalar"`) or the codebook schema's
+// (`"archetypal"`, `"fuzzy_cmeans"`). Returns a negative code for an unknown name.
+//
+// # Safety
+// `name` must be NULL or a NUL-terminated string.
+int blosc2_vq_model_from_name(const char *name);
 
 // Trains a codebook on an N-D array and returns its bytes (MessagePack), ready to be stored
 // as the `vq` metalayer.
@@ -220,26 +277,46 @@ int blosc2_vq_codebook_train(const void *data,
                              uint8_t **codebook,
                              int64_t *codebook_len);
 
-// Frees a buffer this library allocated (such as a codebook from
-// `blosc2_vq_codebook_train`). NULL is ignored.
+// Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
+// parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256
+// codewords per stage in 2 stages for residual VQ; 4×4 tiles, 1000 training tiles, seed 0,
+// 8-bit weights, fuzzifier 2 and the cosine metric, a beam of 4, 4-bit Lloyd-Max scalar
+// levels, dense weights, no transform). Returns 0, or a negative code for a NULL pointer or
+// an unknown model.
 //
 // # Safety
-// `ptr` must be NULL or a pointer this library returned and that was not freed yet.
-void blosc2_vq_free(void *ptr);
+// `params` must be NULL or point to writable memory for one `blosc2_vq_train_params`.
+int blosc2_vq_train_params_init(blosc2_vq_train_params *params, int32_t model);
 
-// The message of the last error on the calling thread ("" when the last call succeeded).
-// The string belongs to the library and stays valid until the next call on this thread.
-const char *blosc2_vq_last_error_message(void);
-
-// Copies the most recent encoder or decoder error, from whichever thread it happened on,
-// into `buffer` (at most `buffer_len - 1` bytes and a terminating NUL). Returns the full
-// message length in bytes (0 when the codec has not failed in this process), or a negative
-// code for a NULL `buffer` with a positive `buffer_len`. Useful after c-blosc2 reports a
-// failure from its worker threads.
+// The `BLOSC2_VQ_MODEL_*` value of a model name: the short names the CLI and Python take
+// (`"aa"`, `"cmeans"`, `"kmeans"`, `"residual"`, `"scalar"`) or the codebook schema's
+// (`"archetypal"`, `"fuzzy_cmeans"`). Returns a negative code for an unknown name.
 //
 // # Safety
-// `buffer` must point to `buffer_len` writable bytes (it may be NULL when `buffer_len` is 0).
-int64_t blosc2_vq_last_codec_error(char *buffer, int64_t buffer_len);
+// `name` must be NULL or a NUL-terminated string.
+int blosc2_vq_model_from_name(const char *name);
+
+// Trains a codebook on an N-D array and returns its bytes (MessagePack), ready to be stored
+// as the `vq` metalayer.
+//
+// - `data`: C-order array of `dtype` (`BLOSC2_VQ_DTYPE_FLOAT32` or `_FLOAT64`) with `ndim`
+//   dimensions `shape[0..ndim]`; the last `tile_ndim` axes are image axes, leading axes
+//   index images.
+// - On success, `*codebook` receives a buffer allocated by this library and
+//   `*codebook_len` its length; release it with `blosc2_vq_free`. Returns 0.
+// - On failure returns a negative `BLOSC2_ERROR_*` code, leaves the outputs untouched, and
+//   `blosc2_vq_last_error_message` says why.
+//
+// # Safety
+// `data` must point to `prod(shape)` elements of `dtype`; `shape` to `ndim` integers;
+// `params`, `codebook` and `codebook_len` to valid objects.
+int blosc2_vq_codebook_train(const void *data,
+                             int32_t dtype,
+                             const int64_t *shape,
+                             int32_t ndim,
+                             const blosc2_vq_train_params *params,
+                             uint8_t **codebook,
+                             int64_t *codebook_len);
 
 // Validates codebook bytes and describes them in `out`. Returns 0, or a negative code when
 // the bytes are not a valid codebook (`blosc2_vq_last_error_message` says why).

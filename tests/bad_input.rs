@@ -321,8 +321,8 @@ fn codebook_inspection_through_the_c_api() {
     };
     assert_eq!(rc, 0);
     let parsed = blosc2_vq::Codebook::from_msgpack(cb).unwrap();
-    assert_eq!(mean, parsed.scaler.mean);
-    assert_eq!(protos, parsed.prototypes);
+    assert_eq!(mean, parsed.scaler().mean);
+    assert_eq!(protos, parsed.prototypes());
     // Garbage is an error with a message, not a crash.
     // SAFETY: a live 3-byte slice.
     assert!(unsafe { blosc2_vq_codebook_inspect(b"abc".as_ptr(), 3, &mut info) } < 0);

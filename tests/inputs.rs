@@ -5,7 +5,7 @@
 mod common;
 
 use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::Metric;
 use common::*;
 use half::f16;
 use ndarray::{s, Array4, ArrayD};
@@ -208,7 +208,7 @@ fn volumes_with_4x4x4_tiles() {
             .n_samples(2000)
             .fit(&train.view())
             .unwrap();
-        assert_eq!(cb.tile_shape, vec![4, 4, 4]);
+        assert_eq!(cb.tile_shape(), vec![4, 4, 4]);
         let bytes = cb.to_msgpack();
         let data: Vec<f32> = vols.iter().copied().collect();
         let (arr, out) = round_trip(
@@ -306,7 +306,7 @@ fn kmeans_hard_vq_round_trips_in_2d_and_3d() {
         .n_samples(20_000)
         .fit(&train.view())
         .unwrap();
-    assert_eq!(cb.n_prototypes, 256);
+    assert_eq!(cb.n_prototypes(), 256);
     let test: Vec<f32> = faces.slice(s![200.., .., ..]).iter().copied().collect();
     let (arr, out) = round_trip(
         &f32_bytes(&test),

@@ -10,8 +10,8 @@ mod common;
 use blosc2_vq::block::{bitpack, decode_block, payload_checksum, BlockHeader, FLAG_RAW_PAYLOAD};
 use blosc2_vq::codebook::{index_bits, ModelKind, PreparedCodebook, ScalarMethod, Transform};
 use blosc2_vq::train::{
-    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
-    ScalarParams,
+    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, Metric, ModelParams,
+    ResidualParams, ScalarParams,
 };
 use blosc2_vq::{Codebook, Error};
 use common::*;
@@ -201,7 +201,7 @@ fn archetypal(data: Data) -> Codebook {
 fn cmeans(data: Data) -> Codebook {
     cached(&format!("cmeans {data:?}"), || {
         data.fit(ModelParams::FuzzyCMeans(
-            FuzzyCMeansParams::new(12).max_iter(40),
+            FuzzyCMeansParams::new(12).metric(Metric::Euclidean).max_iter(40),
         ))
     })
 }
@@ -256,7 +256,7 @@ fn kmeans_indexes_take_ceil_log2_k_bits() {
         let mut runs = Vec::new();
         for (k, bits) in [(16usize, 4u8), (100, 7), (256, 8)] {
             let cb = kmeans(data, k);
-            assert_eq!(cb.n_prototypes as usize, k);
+            assert_eq!(cb.n_prototypes() as usize, k);
             assert_eq!(index_bits(k), bits);
             let (arr, rec) = data.round_trip(&cb, &Settings::default());
             let p = data.psnr(&rec);
@@ -294,7 +294,7 @@ fn residual_stages_and_mean_removal() {
         let two = residual(data, 2, 64, 0);
         let two_mean = residual(data, 2, 64, 6);
         assert!(matches!(
-            two.model,
+            two.model(),
             ModelKind::Residual {
                 n_stages: 2,
                 mean_bits: 0,
@@ -307,12 +307,12 @@ fn residual_stages_and_mean_removal() {
             mean_min,
             mean_max,
             ..
-        } = two_mean.model
+        } = two_mean.model()
         else {
-            panic!("{:?}", two_mean.model)
+            panic!("{:?}", two_mean.model())
         };
         assert!(mean_min < mean_max);
-        assert_eq!((two.n_prototypes, two.codewords_per_stage()), (128, 64));
+        assert_eq!((two.n_prototypes(), two.codewords_per_stage()), (128, 64));
         let tpb = data.tiles_per_block();
         let indexes = |stages: usize| (stages * tpb * 6).div_ceil(8);
         let mut psnr = Vec::new();
@@ -346,10 +346,10 @@ fn scalar_quantizers() {
                 ScalarMethod::LloydMax,
             ] {
                 let cb = scalar(data, bits, method);
-                assert_eq!(cb.tile_shape, vec![1]);
-                assert_eq!(cb.n_prototypes, 1 << bits);
-                assert_eq!(cb.model, ModelKind::Scalar { method });
-                assert!(cb.prototypes.windows(2).all(|w| w[0] <= w[1]));
+                assert_eq!(cb.tile_shape(), vec![1]);
+                assert_eq!(cb.n_prototypes(), 1 << bits);
+                assert_eq!(*cb.model(), ModelKind::Scalar { method });
+                assert!(cb.prototypes().windows(2).all(|w| w[0] <= w[1]));
                 let (arr, rec) = data.round_trip(&cb, &Settings::default());
                 check_packing(&arr, data, bits, (BLOCK_VALUES * bits as usize).div_ceil(8));
                 let step = range / f64::from(1u32 << bits);
@@ -404,14 +404,14 @@ fn lloyd_max_never_loses_to_uniform() {
 fn sparse_weights_take_fewer_bytes() {
     for data in BOTH {
         for (name, dense) in [("archetypal", archetypal(data)), ("cmeans", cmeans(data))] {
-            let k = dense.n_prototypes as usize;
+            let k = dense.n_prototypes() as usize;
             let (arr, rec) = data.round_trip(&dense, &Settings::default());
             let (dense_bytes, dense_p) = (arr.cbytes(), data.psnr(&rec));
             let mut runs = Vec::new();
             for kept in 1..=3u32 {
                 let cb = dense.clone().with_kept_weights(kept).unwrap();
-                assert_eq!(cb.prototypes, dense.prototypes);
-                assert_ne!(cb.fingerprint, dense.fingerprint);
+                assert_eq!(cb.prototypes(), dense.prototypes());
+                assert_ne!(cb.fingerprint(), dense.fingerprint());
                 let (arr, rec) = data.round_trip(&cb, &Settings::default());
                 let kept = kept as usize;
                 // Indexes at ceil(log2 k) bits (k = 20 and 12: 5 and 4 bits), then the
@@ -488,11 +488,11 @@ fn sparse_archetypal_within_a_few_db() {
 /// (value space; what any 2-sparse archetypal code can reach).
 fn best_pair_psnr(data: Data, cb: &Codebook) -> f64 {
     let p = 16;
-    let k = cb.n_prototypes as usize;
-    let (mean, scale) = (&cb.scaler.mean, &cb.scaler.scale);
+    let k = cb.n_prototypes() as usize;
+    let (mean, scale) = (&cb.scaler().mean, &cb.scaler().scale);
     // Prototypes in value space.
     let protos: Vec<f64> = cb
-        .prototypes
+        .prototypes()
         .chunks_exact(p)
         .flat_map(|r| (0..p).map(move |f| mean[f] + r[f] * scale[f]))
         .collect();
@@ -539,7 +539,7 @@ fn sparse_weights_from_training_params_match_resealing() {
         .kept_weights(2)
         .fit(&data.train().view())
         .unwrap();
-    assert_eq!(direct.kept_weights, 2);
+    assert_eq!(direct.kept_weights(), 2);
     assert_eq!(direct, archetypal(data).with_kept_weights(2).unwrap());
     // Still one weight fewer than prototypes at most.
     assert!(archetypal(data).with_kept_weights(20).is_err());
@@ -578,7 +578,7 @@ fn log10_round_trip(model: &ModelParams, transform: Transform) -> Vec<f64> {
         .transform(transform)
         .fit(&train.view())
         .unwrap();
-    assert_eq!(cb.transform, transform);
+    assert_eq!(cb.transform(), transform);
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
     let (_, out) = round_trip(
         &bytes,
@@ -692,21 +692,64 @@ fn log10_floor_values_decode_as_zero() {
 /// a k-means codebook 10240 of 163840 values as infinity, silently.
 #[test]
 fn codebooks_out_of_float32_range_are_refused() {
-    let mut cb = residual(Data::Faces, 2, 64, 6);
-    if let ModelKind::Residual { mean_min, .. } = &mut cb.model {
-        *mean_min = -1e300;
+    // Each edit of a sound codebook's MessagePack, resealed with a valid fingerprint: only
+    // the float32 check stands between it and the codec.
+    let cases: [(&str, Codebook, fn(&mut rmpv::Value)); 3] = [
+        ("mean_min -1e300", residual(Data::Faces, 2, 64, 6), |cb| {
+            *field(field(cb, "model"), "mean_min") = (-1e300).into()
+        }),
+        ("scale 1e300", kmeans(Data::Faces, 16), |cb| {
+            first(field(field(cb, "scaler"), "scale"))
+        }),
+        ("prototype value 1e300", kmeans(Data::Faces, 16), |cb| {
+            first(field(cb, "prototypes"))
+        }),
+    ];
+    for (name, cb, edit) in cases {
+        assert_eq!(
+            Codebook::from_msgpack(&resealed(&cb.to_msgpack(), |_| {})).unwrap(),
+            cb,
+            "resealing without an edit changes nothing"
+        );
+        let err = Codebook::from_msgpack(&resealed(&cb.to_msgpack(), edit)).unwrap_err();
+        assert!(err.to_string().contains("float32"), "{name}: {err}");
     }
-    // with_kept_weights(0) re-validates and re-seals without changing anything else.
-    assert!(cb.with_kept_weights(0).is_err(), "mean_min -1e300 accepted");
-    let mut cb = kmeans(Data::Faces, 16);
-    cb.scaler.scale[0] = 1e300;
-    assert!(cb.with_kept_weights(0).is_err(), "scale 1e300 accepted");
-    let mut cb = kmeans(Data::Faces, 16);
-    cb.prototypes[0] = 1e300;
-    assert!(
-        cb.with_kept_weights(0).is_err(),
-        "prototype value 1e300 accepted"
-    );
+}
+
+/// Sets the first element of a MessagePack array to 1e300.
+fn first(array: &mut rmpv::Value) {
+    let rmpv::Value::Array(items) = array else {
+        panic!("not an array: {array}")
+    };
+    items[0] = 1e300.into();
+}
+
+/// The value of `key` in a MessagePack map.
+fn field<'a>(map: &'a mut rmpv::Value, key: &str) -> &'a mut rmpv::Value {
+    let rmpv::Value::Map(entries) = map else {
+        panic!("not a map: {map}")
+    };
+    &mut entries
+        .iter_mut()
+        .find(|(k, _)| k.as_str() == Some(key))
+        .unwrap_or_else(|| panic!("no {key}"))
+        .1
+}
+
+/// Codebook bytes edited by `edit` and given the fingerprint of their new content, as an
+/// attacker (or a careless tool) could write them.
+fn resealed(bytes: &[u8], edit: impl FnOnce(&mut rmpv::Value)) -> Vec<u8> {
+    let encode = |v: &rmpv::Value| {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, v).unwrap();
+        out
+    };
+    let mut cb = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
+    edit(&mut cb);
+    *field(&mut cb, "fingerprint") = 0.into();
+    let fingerprint = xxhash_rust::xxh3::xxh3_64(&encode(&cb));
+    *field(&mut cb, "fingerprint") = fingerprint.into();
+    encode(&cb)
 }
 
 #[test]
@@ -855,7 +898,7 @@ fn codec_meta_is_refused_without_weights() {
     let cb = archetypal(data).with_kept_weights(2).unwrap();
     let (arr8, _) = data.round_trip(&cb, &Settings::default());
     let (arr4, rec) = data.round_trip(&cb, &meta4);
-    let k = cb.n_prototypes as usize;
+    let k = cb.n_prototypes() as usize;
     let tpb = data.tiles_per_block();
     check_packing(
         &arr4,
@@ -937,7 +980,7 @@ fn block_with(header: &BlockHeader, payload: &[u8]) -> Vec<u8> {
 fn flipped_and_truncated_blocks_are_errors() {
     for (name, data, cb) in corruption_cases() {
         let (arr, _, _, block) = first_block(data, &cb);
-        let pc = PreparedCodebook::new(cb);
+        let pc = PreparedCodebook::new(cb).unwrap();
         let good = decode(&pc, &block).unwrap_or_else(|e| panic!("{name}: {e}"));
         let (all, _) = arr.decompress().unwrap();
         assert_eq!(
@@ -970,7 +1013,7 @@ fn flipped_and_truncated_blocks_are_errors() {
 fn malformed_format2_headers_are_errors() {
     for (name, data, cb) in corruption_cases() {
         let (_, _, _, block) = first_block(data, &cb);
-        let pc = PreparedCodebook::new(cb);
+        let pc = PreparedCodebook::new(cb).unwrap();
         let (header, hlen) = BlockHeader::read(&block).unwrap();
         assert_eq!(hlen, 14 + header.shape.len(), "{name}: one-byte varints");
         let payload = &block[hlen..];
@@ -1043,7 +1086,7 @@ fn codeword_indexes_beyond_k_are_errors() {
         let (_, _, _, block) = first_block(data, &cb);
         let (mut header, _) = BlockHeader::read(&block).unwrap();
         header.flags = FLAG_RAW_PAYLOAD;
-        let pc = PreparedCodebook::new(cb.clone());
+        let pc = PreparedCodebook::new(cb.clone()).unwrap();
         let k = cb.codewords_per_stage();
         let bits = index_bits(k);
         // A raw payload of valid codes, with index `at` of its index stream set to `bad`.
@@ -1106,7 +1149,7 @@ fn codeword_indexes_beyond_k_are_errors() {
     pack(&idx, 6, &mut edited);
     assert_eq!(edited.len(), payload.len());
     let bad = block_with(&header, &edited);
-    let pc = PreparedCodebook::new(cb);
+    let pc = PreparedCodebook::new(cb).unwrap();
     let e = decode(&pc, &bad).unwrap_err();
     assert!(e.to_string().contains("codeword index 55 of 48"), "{e}");
     chunk[start..start + bad.len()].copy_from_slice(&bad);

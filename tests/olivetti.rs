@@ -5,7 +5,7 @@
 mod common;
 
 use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::Metric;
 use blosc2_vq::Codebook;
 use common::*;
 use std::sync::OnceLock;
@@ -215,7 +215,7 @@ fn training_is_deterministic() {
     ));
     assert_eq!(again.bytes, archetypal().bytes);
     let cb = Codebook::from_msgpack(&cmeans().bytes).unwrap();
-    assert_eq!(cb.n_prototypes, 36);
-    assert_eq!(cb.tile_shape, vec![4, 4]);
-    assert_eq!(cb.training.n_samples, 1000);
+    assert_eq!(cb.n_prototypes(), 36);
+    assert_eq!(cb.tile_shape(), vec![4, 4]);
+    assert_eq!(cb.training().n_samples, 1000);
 }

@@ -6,7 +6,7 @@ mod common;
 
 use blosc2_vq::codebook::cache;
 use blosc2_vq::train::{CodebookParams, FuzzyCMeansParams, ModelParams};
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::Metric;
 use common::*;
 use ndarray::s;
 

@@ -3,7 +3,8 @@
 //! same images, prints one table and draws `rd.png` (bits per pixel vs PSNR and vs SSIM) and
 //! `mosaic.png` (originals and one row per codec at comparable bpp).
 
-use crate::{progress, register, train_with_progress, CliResult, Model, TrainArgs};
+use crate::{progress, register, train_with_progress, CliResult, TrainArgs};
+use blosc2_vq::train::Kind;
 use blosc2_host::zfp::{self, ZfpMode};
 use blosc2_host::{self as host, sys, Settings};
 use blosc2_vq::metrics;
@@ -24,11 +25,11 @@ pub struct EvalArgs {
     /// vq models to sweep.
     #[arg(
         long,
-        value_enum,
         value_delimiter = ',',
-        default_value = "aa,cmeans,kmeans,residual,scalar"
+        default_value = "aa,cmeans,kmeans,residual,scalar",
+        value_parser = crate::parse_kind
     )]
-    models: Vec<Model>,
+    models: Vec<Kind>,
     /// Prototype counts to sweep (aa, cmeans).
     #[arg(long, value_delimiter = ',', default_value = "16,36,64")]
     prototypes: Vec<usize>,
@@ -487,26 +488,14 @@ struct VqSetting {
     codec_meta: u8,
 }
 
-fn train_args(model: Model, k: usize, samples: usize) -> TrainArgs {
+/// The library's defaults for `model` with `k` prototypes on `samples` tiles. Residual
+/// codebooks are trained greedy (beam 1) and measured with every beam afterwards.
+fn train_args(model: Kind, k: usize, samples: usize) -> TrainArgs {
     TrainArgs {
-        model,
-        prototypes: k,
-        tile: crate::Shape(vec![4, 4]),
-        samples,
-        seed: 0,
-        fuzzifier: 2.0,
-        metric: crate::MetricArg::Cosine,
-        n_init: 1,
-        max_iter: 100,
-        tol: 1e-6,
-        weight_bits: 8,
-        stages: 1,
-        mean_bits: 0,
-        beam: 1,
-        scalar_method: crate::ScalarMethodArg::LloydMax,
-        scalar_bits: 4,
-        kept_weights: 0,
-        log10_floor: None,
+        prototypes: Some(k),
+        samples: Some(samples),
+        beam: Some(1),
+        ..TrainArgs::defaults(model)
     }
 }
 
@@ -540,12 +529,12 @@ fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResu
     let fail = |e: blosc2_vq::Error| e.to_string();
     for &model in &args.models {
         match model {
-            Model::Aa | Model::Cmeans => {
+            Kind::Archetypal | Kind::FuzzyCMeans => {
                 for &k in &args.prototypes {
                     let cb =
                         train_with_progress(&train_args(model, k, args.samples).params(), train)?;
                     let family = match model {
-                        Model::Aa => format!("vq AA k={k}"),
+                        Kind::Archetypal => format!("vq AA k={k}"),
                         _ => format!("vq CMeans k={k}"),
                     };
                     let bytes = cb.to_msgpack();
@@ -574,7 +563,7 @@ fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResu
                     }
                 }
             }
-            Model::Kmeans => {
+            Kind::KMeans => {
                 for &k in &args.codewords {
                     let cb = train_with_progress(
                         &train_args(model, k, args.samples.max(40 * k)).params(),
@@ -588,17 +577,16 @@ fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResu
                     });
                 }
             }
-            Model::Residual => {
+            Kind::Residual => {
                 for spec in &args.residual {
                     let (stages, k, tile, mean_bits) = parse_residual(spec)?;
                     let mut a = train_args(model, k, args.samples.max(800 * k));
-                    a.stages = stages;
-                    a.mean_bits = mean_bits;
-                    a.tol = 1e-4;
-                    a.tile = tile.unwrap_or_else(|| args.residual_tile.clone());
+                    let tile = tile.unwrap_or_else(|| args.residual_tile.clone());
+                    a.stages = Some(stages);
+                    a.mean_bits = Some(mean_bits);
+                    a.tile = Some(tile.clone());
                     let cb = train_with_progress(&a.params(), train)?;
-                    let tile = a
-                        .tile
+                    let tile = tile
                         .0
                         .iter()
                         .map(|t| t.to_string())
@@ -635,7 +623,7 @@ fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResu
                     }
                 }
             }
-            Model::Scalar => {
+            Kind::Scalar => {
                 for (method, name) in [
                     (crate::ScalarMethodArg::Uniform, "uniform"),
                     (crate::ScalarMethodArg::Quantile, "quantile"),
@@ -643,8 +631,8 @@ fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResu
                 ] {
                     for &bits in &args.scalar_bits {
                         let mut a = train_args(model, 1, args.samples.max(100_000));
-                        a.scalar_method = method;
-                        a.scalar_bits = bits;
+                        a.scalar_method = Some(method);
+                        a.scalar_bits = Some(bits);
                         let cb = train_with_progress(&a.params(), train)?;
                         out.push(VqSetting {
                             family: format!("vq scalar {name}"),
@@ -655,6 +643,7 @@ fn vq_settings(args: &EvalArgs, train: &ndarray::ArrayViewD<'_, f64>) -> CliResu
                     }
                 }
             }
+            other => return Err(format!("eval has no sweep for {} codebooks", other.name())),
         }
     }
     Ok(out)

@@ -6,11 +6,7 @@ mod eval;
 
 use blosc2_host as host;
 use blosc2_vq::codebook::{ScalarMethod, Transform};
-use blosc2_vq::train::{
-    ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
-    ScalarParams,
-};
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::{CodebookParams, Kind, Metric, TrainOptions};
 use blosc2_vq::Codebook;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -32,19 +28,19 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-pub enum Model {
-    /// Archetypal Analysis.
-    Aa,
-    /// Fuzzy C-Means.
-    Cmeans,
-    /// K-means: hard vector quantization (one codeword index per tile).
-    Kmeans,
-    /// Residual VQ: --stages stages of --prototypes codewords, each coding what the previous
-    /// left (optionally after removing the tile mean, --mean-bits).
-    Residual,
-    /// Scalar quantizer: every value to one of 2^--scalar-bits levels (tile shape ignored).
-    Scalar,
+/// `--model`: a codebook kind by its short name (`aa`, `cmeans`, `kmeans`, `residual`,
+/// `scalar`) or its schema name, as the library lists them.
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    Kind::from_name(s).ok_or_else(|| format!("unknown model `{s}`: use one of {}", kind_names()))
+}
+
+/// The kinds' short names, for help and errors.
+fn kind_names() -> String {
+    Kind::ALL
+        .iter()
+        .map(|k| k.short_name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -57,129 +53,151 @@ pub enum ScalarMethodArg {
     LloydMax,
 }
 
+impl From<ScalarMethodArg> for ScalarMethod {
+    fn from(m: ScalarMethodArg) -> Self {
+        match m {
+            ScalarMethodArg::Uniform => ScalarMethod::Uniform,
+            ScalarMethodArg::Quantile => ScalarMethod::Quantile,
+            ScalarMethodArg::LloydMax => ScalarMethod::LloydMax,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 pub enum MetricArg {
     Euclidean,
     Cosine,
 }
 
+/// The training flags. Every flag left out takes the library's default for the model (the
+/// same as the C API's `blosc2_vq_train_params_init` and Python's `blosc2_vq.train`).
 #[derive(clap::Args, Clone, Debug)]
 pub struct TrainArgs {
-    /// The model.
-    #[arg(long, value_enum, default_value = "aa")]
-    pub model: Model,
-    /// Number of prototypes (codewords for kmeans, codewords per stage for residual).
-    #[arg(long, default_value_t = 36)]
-    pub prototypes: usize,
-    /// Stages (residual).
-    #[arg(long, default_value_t = 2)]
-    pub stages: usize,
-    /// Bits of the tile mean removed before the first stage; 0 = none (residual).
-    #[arg(long, default_value_t = 0)]
-    pub mean_bits: u8,
-    /// Candidate paths the encoder keeps from stage to stage; 1 = greedy (residual).
-    #[arg(long, default_value_t = 4)]
-    pub beam: u32,
-    /// How levels are placed (scalar).
-    #[arg(long, value_enum, default_value = "lloyd-max")]
-    pub scalar_method: ScalarMethodArg,
-    /// Bits per value: 2^bits levels (scalar).
-    #[arg(long, default_value_t = 4)]
-    pub scalar_bits: u8,
-    /// Keep only the largest N weights of each tile (aa, cmeans); 0 keeps all.
-    #[arg(long, default_value_t = 0)]
-    pub kept_weights: u32,
+    /// The model: aa (Archetypal Analysis), cmeans (Fuzzy C-Means), kmeans, residual (--stages
+    /// stages of --prototypes codewords) or scalar (2^--scalar-bits levels per value).
+    #[arg(long, default_value = "aa", value_parser = parse_kind)]
+    pub model: Kind,
+    /// Number of prototypes (codewords for kmeans, codewords per stage for residual)
+    /// [default: 36; 256 for residual].
+    #[arg(long)]
+    pub prototypes: Option<usize>,
+    /// Stages (residual) [default: 2].
+    #[arg(long)]
+    pub stages: Option<usize>,
+    /// Bits of the tile mean removed before the first stage; 0 = none (residual) [default: 0].
+    #[arg(long)]
+    pub mean_bits: Option<u8>,
+    /// Candidate paths the encoder keeps from stage to stage; 1 = greedy (residual)
+    /// [default: 4].
+    #[arg(long)]
+    pub beam: Option<u32>,
+    /// How levels are placed (scalar) [default: lloyd-max].
+    #[arg(long, value_enum)]
+    pub scalar_method: Option<ScalarMethodArg>,
+    /// Bits per value: 2^bits levels (scalar) [default: 4].
+    #[arg(long)]
+    pub scalar_bits: Option<u8>,
+    /// Keep only the largest N weights of each tile (aa, cmeans); 0 keeps all [default: 0].
+    #[arg(long)]
+    pub kept_weights: Option<u32>,
     /// Code log10(max(value, FLOOR)) instead of the values (for data spanning many decades;
     /// values at or below the floor decode as 0).
     #[arg(long)]
     pub log10_floor: Option<f64>,
-    /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
-    #[arg(long, default_value = "4x4", value_parser = parse_shape)]
-    pub tile: Shape,
-    /// Random training tiles.
-    #[arg(long, default_value_t = 1000)]
-    pub samples: usize,
-    /// Seed for tile sampling and initialization.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Fuzzifier m > 1 (cmeans).
-    #[arg(long, default_value_t = 2.0)]
-    pub fuzzifier: f64,
-    /// Distance (cmeans).
-    #[arg(long, value_enum, default_value = "cosine")]
-    pub metric: MetricArg,
-    /// Restarts, the best kept (aa).
-    #[arg(long, default_value_t = 1)]
-    pub n_init: u32,
-    /// Iteration limit.
-    #[arg(long, default_value_t = 100)]
-    pub max_iter: u32,
-    /// Convergence tolerance.
-    #[arg(long, default_value_t = 1e-6)]
-    pub tol: f64,
-    /// Bits per quantized weight (1 to 8).
-    #[arg(long, default_value_t = 8)]
-    pub weight_bits: u8,
+    /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes) [default: 4x4].
+    #[arg(long, value_parser = parse_shape)]
+    pub tile: Option<Shape>,
+    /// Random training tiles [default: 1000].
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Seed for tile sampling and initialization [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Fuzzifier m > 1 (cmeans) [default: 2].
+    #[arg(long)]
+    pub fuzzifier: Option<f64>,
+    /// Distance (cmeans) [default: cosine].
+    #[arg(long, value_enum)]
+    pub metric: Option<MetricArg>,
+    /// Restarts, the best kept (aa) [default: 1].
+    #[arg(long)]
+    pub n_init: Option<u32>,
+    /// Iteration limit [default: the model's: 100; 1000 for scalar].
+    #[arg(long)]
+    pub max_iter: Option<u32>,
+    /// Convergence tolerance [default: the model's: 1e-6; 1e-4 for residual].
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Bits per quantized weight, 1 to 8 (aa, cmeans) [default: 8].
+    #[arg(long)]
+    pub weight_bits: Option<u8>,
 }
 
 impl TrainArgs {
+    /// The flags for `model` with every option at its default.
+    pub fn defaults(model: Kind) -> Self {
+        TrainArgs {
+            model,
+            prototypes: None,
+            stages: None,
+            mean_bits: None,
+            beam: None,
+            scalar_method: None,
+            scalar_bits: None,
+            kept_weights: None,
+            log10_floor: None,
+            tile: None,
+            samples: None,
+            seed: None,
+            fuzzifier: None,
+            metric: None,
+            n_init: None,
+            max_iter: None,
+            tol: None,
+            weight_bits: None,
+        }
+    }
+
+    /// The library's options for the model, with the flags given applied.
+    pub fn options(&self) -> TrainOptions {
+        let mut o = TrainOptions::defaults(self.model);
+        fn set<T: Clone>(field: &mut T, flag: &Option<T>) {
+            if let Some(v) = flag {
+                *field = v.clone();
+            }
+        }
+        set(&mut o.n_prototypes, &self.prototypes);
+        set(&mut o.n_stages, &self.stages);
+        set(&mut o.mean_bits, &self.mean_bits);
+        set(&mut o.beam, &self.beam);
+        set(&mut o.scalar_method, &self.scalar_method.map(Into::into));
+        set(&mut o.scalar_bits, &self.scalar_bits);
+        set(&mut o.kept_weights, &self.kept_weights);
+        set(
+            &mut o.transform,
+            &self.log10_floor.map(|floor| Transform::Log10 { floor }),
+        );
+        set(&mut o.tile_shape, &self.tile.as_ref().map(|t| t.0.clone()));
+        set(&mut o.n_samples, &self.samples);
+        set(&mut o.seed, &self.seed);
+        set(&mut o.fuzzifier, &self.fuzzifier);
+        set(
+            &mut o.metric,
+            &self.metric.map(|m| match m {
+                MetricArg::Euclidean => Metric::Euclidean,
+                MetricArg::Cosine => Metric::Cosine,
+            }),
+        );
+        set(&mut o.n_init, &self.n_init);
+        set(&mut o.max_iter, &self.max_iter);
+        set(&mut o.tol, &self.tol);
+        set(&mut o.weight_bits, &self.weight_bits);
+        o
+    }
+
+    /// The codebook parameters.
     pub fn params(&self) -> CodebookParams {
-        let model = match self.model {
-            Model::Aa => ModelParams::Archetypal(
-                ArchetypalParams::new(self.prototypes)
-                    .n_init(self.n_init)
-                    .max_iter(self.max_iter)
-                    .tol(self.tol)
-                    .seed(self.seed),
-            ),
-            Model::Kmeans => ModelParams::KMeans(
-                KMeansParams::new(self.prototypes)
-                    .max_iter(self.max_iter)
-                    .tol(self.tol)
-                    .seed(self.seed),
-            ),
-            Model::Cmeans => ModelParams::FuzzyCMeans(
-                FuzzyCMeansParams::new(self.prototypes)
-                    .fuzzifier(self.fuzzifier)
-                    .metric(match self.metric {
-                        MetricArg::Euclidean => Metric::Euclidean,
-                        MetricArg::Cosine => Metric::Cosine,
-                    })
-                    .max_iter(self.max_iter)
-                    .tol(self.tol)
-                    .seed(self.seed),
-            ),
-            Model::Residual => ModelParams::Residual(
-                ResidualParams::new(self.stages, self.prototypes)
-                    .mean_bits(self.mean_bits)
-                    .beam(self.beam)
-                    .max_iter(self.max_iter)
-                    .tol(self.tol)
-                    .seed(self.seed),
-            ),
-            Model::Scalar => ModelParams::Scalar(
-                ScalarParams::new(
-                    self.scalar_bits,
-                    match self.scalar_method {
-                        ScalarMethodArg::Uniform => ScalarMethod::Uniform,
-                        ScalarMethodArg::Quantile => ScalarMethod::Quantile,
-                        ScalarMethodArg::LloydMax => ScalarMethod::LloydMax,
-                    },
-                )
-                .max_iter(self.max_iter)
-                .tol(self.tol),
-            ),
-        };
-        CodebookParams::new(model)
-            .tile_shape(&self.tile.0)
-            .n_samples(self.samples)
-            .seed(self.seed)
-            .weight_bits(self.weight_bits)
-            .kept_weights(self.kept_weights)
-            .transform(match self.log10_floor {
-                Some(floor) => Transform::Log10 { floor },
-                None => Transform::Identity,
-            })
+        self.options().codebook_params()
     }
 }
 
@@ -338,13 +356,13 @@ fn run(cli: Cli) -> CliResult<()> {
             println!(
                 "{}: {:?} codebook, {} prototypes, tile {:?}, trained on {} tiles in {:.0} ms ({} iterations, loss {:.4})",
                 output.display(),
-                cb.model,
-                cb.n_prototypes,
-                cb.tile_shape,
-                cb.training.n_samples,
+                cb.model(),
+                cb.n_prototypes(),
+                cb.tile_shape(),
+                cb.training().n_samples,
                 start.elapsed().as_secs_f64() * 1e3,
-                cb.training.iterations,
-                cb.training.loss
+                cb.training().iterations,
+                cb.training().loss
             );
         }
         Command::Compress {
@@ -360,7 +378,7 @@ fn run(cli: Cli) -> CliResult<()> {
             let cb_bytes = read_codebook(&codebook)?;
             let cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
             let shape = data.shape().to_vec();
-            let (dc, db) = default_geometry(&shape, cb.tile_shape.len(), data.itemsize());
+            let (dc, db) = default_geometry(&shape, cb.tile_shape().len(), data.itemsize());
             let (chunks, blocks) = (chunks.map_or(dc, |s| s.0), blocks.map_or(db, |s| s.0));
             if chunks.len() != shape.len() || blocks.len() != shape.len() {
                 return Err(format!(
@@ -450,24 +468,24 @@ fn run(cli: Cli) -> CliResult<()> {
 
 fn describe_codebook(cb: &Codebook) -> String {
     let mut extras = String::new();
-    if cb.kept_weights > 0 {
-        extras += &format!(", {} weights kept per tile", cb.kept_weights);
+    if cb.kept_weights() > 0 {
+        extras += &format!(", {} weights kept per tile", cb.kept_weights());
     }
-    if let Transform::Log10 { floor } = cb.transform {
+    if let Transform::Log10 { floor } = cb.transform() {
         extras += &format!(", log10 transform (floor {floor:e})");
     }
     format!(
         "codebook v{}: {:?}, {} prototypes, tile {:?}, {}-bit weights{extras}, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",
-        cb.format_version,
-        cb.model,
-        cb.n_prototypes,
-        cb.tile_shape,
-        cb.weight_bits,
-        cb.fingerprint,
-        cb.training.n_samples,
-        cb.training.seed,
-        cb.training.iterations,
-        cb.training.loss
+        cb.format_version(),
+        cb.model(),
+        cb.n_prototypes(),
+        cb.tile_shape(),
+        cb.weight_bits(),
+        cb.fingerprint(),
+        cb.training().n_samples,
+        cb.training().seed,
+        cb.training().iterations,
+        cb.training().loss
     )
 }
 

@@ -144,7 +144,10 @@ int main(int argc, char **argv) {
   b2nd_context_t *ctx = b2nd_create_ctx(&storage, 3, shape, chunks, blocks, "<f4", 0, &meta, 1);
   b2nd_array_t *array = NULL;
   if (ctx == NULL || b2nd_from_cbuffer(ctx, &array, faces, nitems * (int64_t)sizeof(float)) < 0) {
-    fprintf(stderr, "compression failed: %s\n", blosc2_vq_last_error_message());
+    /* c-blosc2 ran the codec in its worker threads: their errors are in the codec channel. */
+    char why[512];
+    blosc2_vq_last_codec_error(why, sizeof why);
+    fprintf(stderr, "compression failed: %s\n", why);
     return 1;
   }
   double ratio = (double)array->sc->nbytes / (double)array->sc->cbytes;
@@ -152,7 +155,9 @@ int main(int argc, char **argv) {
   /* 4. Decompress and measure. */
   float *restored = malloc((size_t)nitems * sizeof(float));
   if (restored == NULL || b2nd_to_cbuffer(array, restored, nitems * (int64_t)sizeof(float)) < 0) {
-    fprintf(stderr, "decompression failed: %s\n", blosc2_vq_last_error_message());
+    char why[512];
+    blosc2_vq_last_codec_error(why, sizeof why);
+    fprintf(stderr, "decompression failed: %s\n", why);
     return 1;
   }
   double se = 0.0;

@@ -8,6 +8,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(cb) = Codebook::from_msgpack(data) {
         let again = Codebook::from_msgpack(&cb.to_msgpack()).expect("a valid codebook re-parses");
         assert_eq!(again, cb);
-        let _ = PreparedCodebook::new(cb);
+        let _ = PreparedCodebook::new(cb).unwrap();
     }
 });

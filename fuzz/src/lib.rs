@@ -7,7 +7,7 @@ use blosc2_vq::train::{
     ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
     ScalarParams,
 };
-use blosc2_vq::weights::Metric;
+use blosc2_vq::train::Metric;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::OnceLock;
 

@@ -27,6 +27,7 @@ CODEC_NAME = "vq"
 __all__ = [
     "Codebook",
     "VQError",
+    "codec_error_count",
     "compress",
     "cparams",
     "last_error",
@@ -34,6 +35,7 @@ __all__ = [
     "print_libpath",
     "register",
     "train",
+    "train_defaults",
 ]
 
 
@@ -79,8 +81,19 @@ def cparams(codec_id=DEFAULT_CODEC_ID, nthreads=None, codec_meta=0, **extra):
     return params
 
 
-def last_error():
-    """The most recent encoder/decoder error, from whichever thread c-blosc2 ran it on."""
+def codec_error_count():
+    """How many encoder/decoder errors the process has seen so far (on any thread): read it
+    before a call and pass it to `last_error(since=...)` afterwards."""
+    return _clib.codec_error_count()
+
+
+def last_error(since=None):
+    """The most recent encoder/decoder error, from whichever thread c-blosc2 ran it on ('' if
+    none). The library never clears it, so on its own it may describe an earlier failure:
+    with `since=codec_error_count()` read before a call, it is '' unless the codec failed
+    after that read."""
+    if since is not None and _clib.codec_error_count() <= since:
+        return ""
     return _clib.last_codec_error()
 
 
@@ -135,33 +148,73 @@ def _choice(name, value, options):
     return options[value]
 
 
-def train(data, model="aa", n_prototypes=None, tile=(4, 4), n_samples=1000, seed=0, *,
-          m=2.0, metric="cosine", n_init=1, max_iter=100, tol=None, weight_bits=8,
+def _library_defaults(model_code):
+    """A `TrainParams` filled with the library's defaults for `model_code`."""
+    params = _clib.TrainParams()
+    if _clib.lib().blosc2_vq_train_params_init(ctypes.byref(params), model_code) < 0:
+        raise VQError(_clib.last_error_message())
+    return params
+
+
+def train_defaults(model="aa"):
+    """The library's training defaults for `model`, by `train`'s keyword names: what `train`
+    uses for every keyword left at None. They are read from the library
+    (`blosc2_vq_train_params_init`) each time, never stored here. Every keyword is listed,
+    also those that do not apply to `model` (`train` refuses some of them, see there)."""
+    p = _library_defaults(_choice("model", model, _MODELS))
+    return {
+        "n_prototypes": p.n_prototypes,
+        "tile": tuple(p.tile_shape[i] for i in range(p.tile_ndim)),
+        "n_samples": p.n_samples,
+        "seed": p.seed,
+        "m": p.fuzzifier,
+        "metric": {v: n for n, v in _METRICS.items()}.get(p.metric, p.metric),
+        "n_init": p.n_init,
+        "max_iter": p.max_iter,
+        "tol": p.tol,
+        "weight_bits": p.weight_bits,
+        "n_stages": p.n_stages,
+        "mean_bits": p.mean_bits,
+        "beam": p.beam,
+        "scalar_method": {v: n for n, v in _SCALAR_METHODS.items()}.get(p.scalar_method, p.scalar_method),
+        "scalar_bits": p.scalar_bits,
+        "kept_weights": p.kept_weights,
+        "log10_floor": p.log10_floor if p.log10_floor > 0 else None,
+    }
+
+
+def train(data, model="aa", n_prototypes=None, tile=None, n_samples=None, seed=None, *,
+          m=None, metric=None, n_init=None, max_iter=None, tol=None, weight_bits=None,
           n_stages=None, mean_bits=None, beam=None, scalar_method=None, scalar_bits=None,
-          kept_weights=0, log10_floor=None):
+          kept_weights=None, log10_floor=None):
     """Trains a codebook on `data` and returns its bytes, ready for `meta={"vq": ...}`.
 
+    Every keyword left at None takes the library's default for `model`
+    (`blosc2_vq_train_params_init`; `train_defaults(model)` lists them); only the keywords
+    given change anything. The values quoted below are the library's at the time of writing.
+
     `data` is a float32 or float64 array whose last `len(tile)` axes are image axes (leading
-    axes index images); `n_samples` random tiles are drawn with `seed`. `model` is one of:
+    axes index images); `n_samples` random tiles (currently 1000, of 4x4 values) are drawn
+    with `seed`. `model` is one of:
 
     - "aa" (Archetypal Analysis; `n_init` restarts) or "cmeans" (Fuzzy C-Means; fuzzifier
-      `m`, `metric` "euclidean" or "cosine"): `n_prototypes` prototypes (default 36), blocks
-      hold each tile's weights at `weight_bits` bits. `kept_weights=s` keeps only each tile's
-      `s` largest weights (sparse weights, `s` below `n_prototypes`; 0 keeps all).
-    - "kmeans" (hard vector quantization): `n_prototypes` codewords (default 36, at most
+      `m`, `metric` "euclidean" or "cosine"): `n_prototypes` prototypes (currently 36), blocks
+      hold each tile's weights at `weight_bits` bits (currently 8). `kept_weights=s` keeps
+      only each tile's `s` largest weights (sparse weights, `s` below `n_prototypes`; 0, the
+      default, keeps all).
+    - "kmeans" (hard vector quantization): `n_prototypes` codewords (currently 36, at most
       1024), one index per tile.
-    - "residual" (multi-stage vector quantization): `n_stages` stages (default 2, 1 to 16) of
-      `n_prototypes` codewords each (default 256, at most 4096), one index per tile and stage;
-      `mean_bits` (default 0, at most 12) first removes each tile's mean quantized to that
-      many bits (mean-removed VQ). The encoder keeps `beam` candidate paths from stage to
-      stage (default 4, 1 to 64; 1 is greedy): wider finds better codes, slower; decoding is
-      the same.
-    - "scalar": every value on its own to one of `2**scalar_bits` levels (default 4 bits, 1 to
-      12) placed by `scalar_method`: "uniform" (equal-width bins), "quantile" (equal-count
-      bins) or "lloyd_max" (least squared error, the default). `tile` and `n_prototypes` do
+    - "residual" (multi-stage vector quantization): `n_stages` stages (currently 2, 1 to 16)
+      of `n_prototypes` codewords each (currently 256, at most 4096), one index per tile and
+      stage; `mean_bits` (currently 0, at most 12) first removes each tile's mean quantized to
+      that many bits (mean-removed VQ). The encoder keeps `beam` candidate paths from stage to
+      stage (1 to 64; 1 is greedy): wider finds better codes, slower; decoding is the same.
+    - "scalar": every value on its own to one of `2**scalar_bits` levels (1 to 12 bits) placed
+      by `scalar_method`: "uniform" (equal-width bins), "quantile" (equal-count bins) or
+      "lloyd_max" (least squared error; currently the default). `tile` and `n_prototypes` do
       not apply; `n_samples` values are drawn.
 
-    `max_iter` and `tol` bound the fits (`tol` defaults to 1e-4 for "residual", else 1e-6).
+    `max_iter` and `tol` bound the fits (the library's defaults depend on the model).
     `log10_floor=f` (positive) codes `log10(max(value, f))` instead of the values, for data
     spanning many decades; values at or below `f` decode as 0. None (the default) codes the
     values as they are.
@@ -181,7 +234,6 @@ def train(data, model="aa", n_prototypes=None, tile=(4, 4), n_samples=1000, seed
     arr = np.ascontiguousarray(arr)
     model_code = _choice("model", model, _MODELS)
     kind = _KINDS[model_code]
-    metric_code = _choice("metric", metric, _METRICS)
     # Options of one kind given to another would be silently ignored by the library: refuse
     # them, since the caller surely meant something else.
     for name, value, kinds in (("n_stages", n_stages, ("residual",)), ("mean_bits", mean_bits, ("residual",)),
@@ -192,53 +244,51 @@ def train(data, model="aa", n_prototypes=None, tile=(4, 4), n_samples=1000, seed
             raise VQError(f"{name} applies to model {kinds[0]!r} only, not {model!r}")
     if kind == "scalar" and n_prototypes is not None:
         raise VQError("a scalar quantizer has 2**scalar_bits levels: give scalar_bits, not n_prototypes")
-    kept_weights = _integer("kept_weights", kept_weights)
-    if kept_weights < 0:
-        raise VQError(f"kept_weights {kept_weights} must be >= 0 (0 keeps all weights)")
-    if kept_weights and kind not in _WEIGHT_KINDS:
-        raise VQError(f"kept_weights applies to models 'aa' and 'cmeans' (which have weights), not {model!r}")
+    if kept_weights is not None:
+        kept_weights = _integer("kept_weights", kept_weights)
+        if kept_weights < 0:
+            raise VQError(f"kept_weights {kept_weights} must be >= 0 (0 keeps all weights)")
+        if kept_weights and kind not in _WEIGHT_KINDS:
+            raise VQError(f"kept_weights applies to models 'aa' and 'cmeans' (which have weights), not {model!r}")
     if log10_floor is not None:
         log10_floor = _real("log10_floor", log10_floor)
         # 0 would mean "no transform" to the C API: refuse it rather than silently ignore it.
         if not (log10_floor > 0 and np.isfinite(log10_floor)):
             raise VQError(f"log10_floor {log10_floor} must be positive and finite (None: no transform)")
-    try:
-        tile = tuple(_integer("tile side", t) for t in tile)
-    except TypeError:
-        raise VQError(f"tile {tile!r} must be a sequence of 1 to 3 sides") from None
-    if not 1 <= len(tile) <= 3:
-        raise VQError(f"tile {tile} must have 1 to 3 sides")
+    if tile is not None:
+        try:
+            tile = tuple(_integer("tile side", t) for t in tile)
+        except TypeError:
+            raise VQError(f"tile {tile!r} must be a sequence of 1 to 3 sides") from None
+        if not 1 <= len(tile) <= 3:
+            raise VQError(f"tile {tile} must have 1 to 3 sides")
+    # The library's defaults for the model; the keywords given (checked and converted to the
+    # C field's type) replace them, the others stay as the library set them.
+    params = _library_defaults(model_code)
+    if tile is not None:
+        params.tile_ndim = len(tile)
+        for i, t in enumerate(tile):
+            params.tile_shape[i] = t
+    for field, value, convert in (
+            ("n_prototypes", n_prototypes, lambda v: _integer("n_prototypes", v)),
+            ("n_samples", n_samples, lambda v: _integer("n_samples", v, _INT64)),
+            ("seed", seed, lambda v: _integer("seed", v, _UINT64)),
+            ("max_iter", max_iter, lambda v: _integer("max_iter", v)),
+            ("tol", tol, lambda v: _real("tol", v)),
+            ("fuzzifier", m, lambda v: _real("m", v)),
+            ("metric", metric, lambda v: _choice("metric", v, _METRICS)),
+            ("n_init", n_init, lambda v: _integer("n_init", v)),
+            ("weight_bits", weight_bits, lambda v: _integer("weight_bits", v)),
+            ("n_stages", n_stages, lambda v: _integer("n_stages", v)),
+            ("mean_bits", mean_bits, lambda v: _integer("mean_bits", v)),
+            ("beam", beam, lambda v: _integer("beam", v)),
+            ("scalar_method", scalar_method, lambda v: _choice("scalar_method", v, _SCALAR_METHODS)),
+            ("scalar_bits", scalar_bits, lambda v: _integer("scalar_bits", v)),
+            ("kept_weights", kept_weights, lambda v: v),  # checked above
+            ("log10_floor", log10_floor, lambda v: v)):   # checked above
+        if value is not None:
+            setattr(params, field, convert(value))
     lib = _clib.lib()
-    params = _clib.TrainParams()
-    if lib.blosc2_vq_train_params_init(ctypes.byref(params), model_code) < 0:
-        raise VQError(_clib.last_error_message())
-    # Unset options keep the library's defaults for the model.
-    if n_prototypes is not None:
-        params.n_prototypes = _integer("n_prototypes", n_prototypes)
-    params.tile_ndim = len(tile)
-    for i, t in enumerate(tile):
-        params.tile_shape[i] = t
-    params.n_samples = _integer("n_samples", n_samples, _INT64)
-    params.seed = _integer("seed", seed, _UINT64)
-    params.max_iter = _integer("max_iter", max_iter)
-    if tol is not None:
-        params.tol = _real("tol", tol)
-    params.fuzzifier = _real("m", m)
-    params.metric = metric_code
-    params.n_init = _integer("n_init", n_init)
-    params.weight_bits = _integer("weight_bits", weight_bits)
-    if n_stages is not None:
-        params.n_stages = _integer("n_stages", n_stages)
-    if mean_bits is not None:
-        params.mean_bits = _integer("mean_bits", mean_bits)
-    if beam is not None:
-        params.beam = _integer("beam", beam)
-    if scalar_method is not None:
-        params.scalar_method = _choice("scalar_method", scalar_method, _SCALAR_METHODS)
-    if scalar_bits is not None:
-        params.scalar_bits = _integer("scalar_bits", scalar_bits)
-    params.kept_weights = kept_weights
-    params.log10_floor = 0.0 if log10_floor is None else log10_floor
     shape = (ctypes.c_int64 * arr.ndim)(*arr.shape)
     out = ctypes.POINTER(ctypes.c_uint8)()
     out_len = ctypes.c_int64()
@@ -252,15 +302,42 @@ def train(data, model="aa", n_prototypes=None, tile=(4, 4), n_samples=1000, seed
         lib.blosc2_vq_free(out)
 
 
+def _codebook_bytes(codebook):
+    """The MessagePack of a codebook in any form the package takes: bytes, bytearray,
+    memoryview (or another buffer), the dict python-blosc2 gives back for a metalayer stored
+    as a MessagePack map (by C or Rust programs), or a `Codebook`. A dict is packed again:
+    the library computes the fingerprint from the content it parses, not from these bytes,
+    so the repacked map is the same codebook. Not validated here (the library does that)."""
+    if isinstance(codebook, Codebook):
+        return codebook.raw
+    if isinstance(codebook, dict):
+        import msgpack
+
+        return msgpack.packb(codebook, use_bin_type=True)
+    try:
+        # Not bytes(): bytes(5) would be five zero bytes.
+        return memoryview(codebook).tobytes()
+    except TypeError:
+        raise VQError(f"a codebook is bytes, a dict (a metalayer read back) or a Codebook, not "
+                      f"{type(codebook).__name__}") from None
+
+
+def _unwrap_bin(raw):
+    """A validated codebook's map without the MessagePack `bin` around it, if it has one (the
+    raw content of a metalayer python-blosc2 wrote from bytes): python-blosc2 would wrap such
+    bytes once more when storing them, which the codec does not unwrap."""
+    if raw[:1] in (b"\xc4", b"\xc5", b"\xc6"):
+        import msgpack
+
+        return msgpack.unpackb(raw)
+    return raw
+
+
 def _unpack_map(raw):
-    """The codebook's MessagePack map (unwrapping a `bin`, as python-blosc2 stores bytes).
-    Only called on bytes the library has validated."""
+    """The codebook's MessagePack map (`raw` as `Codebook.raw` holds it: validated, no `bin`)."""
     import msgpack
 
-    obj = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    if isinstance(obj, bytes):
-        obj = msgpack.unpackb(obj, raw=False, strict_map_key=False)
-    return obj
+    return msgpack.unpackb(raw, raw=False, strict_map_key=False)
 
 
 class Codebook:
@@ -282,18 +359,13 @@ class Codebook:
     - `transform` ("identity" or "log10") and `log10_floor` (None without a transform).
     - `mean` and `scale` (the scaler, shaped like a tile), `prototypes` (n_prototypes x tile
       values, standardized space), `training` (n_samples, iterations, loss).
+    - `raw`: the codebook's MessagePack map (bytes), what `compress` stores in the metalayer.
     """
 
     def __init__(self, raw):
         import numpy as np
 
-        if isinstance(raw, dict):
-            # python-blosc2 decodes a MessagePack-map metalayer (as the Rust and C sides write
-            # it) into a dict: pack it again; the library re-checks the content's fingerprint.
-            import msgpack
-
-            raw = msgpack.packb(raw, use_bin_type=True)
-        raw = bytes(raw)
+        raw = _codebook_bytes(raw)
         lib = _clib.lib()
         info = _clib.CodebookInfo()
         if lib.blosc2_vq_codebook_inspect(raw, len(raw), ctypes.byref(info)) < 0:
@@ -309,7 +381,7 @@ class Codebook:
                                            self.scale.ctypes.data_as(dp), self.prototypes.ctypes.data_as(dp))
         if rc < 0:
             raise VQError(_clib.last_error_message())
-        self.raw = raw
+        self.raw = _unwrap_bin(raw)
         self.format_version = info.format_version
         self.kind = _KINDS[info.model]
         self.tile_shape = tuple(info.tile_shape[i] for i in range(info.tile_ndim))
@@ -330,7 +402,7 @@ class Codebook:
         self.mean_range = None
         if residual:
             # The C API does not report the mean quantizer's range: read it from the map.
-            model = _unpack_map(raw)["model"]
+            model = _unpack_map(self.raw)["model"]
             self.mean_range = (float(model["mean_min"]), float(model["mean_max"]))
         scalar = self.kind == "scalar"
         self.scalar_method = ({v: n for n, v in _SCALAR_METHODS.items()}[info.scalar_method]
@@ -342,9 +414,9 @@ class Codebook:
 
     @classmethod
     def from_bytes(cls, raw):
-        """Parses and validates a codebook: the bytes `train` returns, or what
-        `array.schunk.meta["vq"]` gives back (bytes, or a dict for codebooks stored as a
-        MessagePack map by C or Rust programs)."""
+        """Parses and validates a codebook: the bytes `train` returns (or a bytearray or
+        memoryview of them), what `array.schunk.meta["vq"]` gives back (bytes, or a dict for
+        codebooks stored as a MessagePack map by C or Rust programs), or a `Codebook`."""
         return cls(raw)
 
     @property
@@ -388,8 +460,11 @@ class Codebook:
 
 def compress(data, codebook, chunks=None, blocks=None, codec_id=DEFAULT_CODEC_ID, nthreads=None,
              codec_meta=0, **kwargs):
-    """`blosc2.asarray(data, ...)` with the vq codec and `codebook` in the `vq` metalayer;
-    errors from the codec are raised as `VQError` with the library's message. Extra keyword
+    """`blosc2.asarray(data, ...)` with the vq codec and `codebook` in the `vq` metalayer.
+    `codebook` is any form `Codebook.from_bytes` takes (bytes, bytearray, memoryview, the dict
+    `arr.schunk.meta["vq"]` gives back, or a `Codebook`). A failure of c-blosc2 raises
+    `VQError`: with the codec's message when the codec failed during this call, else saying
+    that c-blosc2 failed without a codec error (and naming its exception). Extra keyword
     arguments (e.g. `urlpath`) go to `blosc2.asarray`."""
     import blosc2
 
@@ -399,12 +474,15 @@ def compress(data, codebook, chunks=None, blocks=None, codec_id=DEFAULT_CODEC_ID
                       "weights (leave codec_meta at 0)")
     register(codec_id)
     meta = dict(kwargs.pop("meta", {}) or {})
-    meta[CODEC_NAME] = bytes(codebook)
+    meta[CODEC_NAME] = parsed.raw  # the bytes the library just validated
+    errors_before = codec_error_count()
     try:
         return blosc2.asarray(data, chunks=chunks, blocks=blocks, meta=meta,
                               cparams=cparams(codec_id, nthreads, codec_meta), **kwargs)
     except RuntimeError as e:
-        message = last_error()
+        # The codec's last message is never cleared: it is this call's only if the count grew
+        # (or another thread's codec failed meanwhile: the count is process-wide).
+        message = last_error(since=errors_before)
         if message:
             raise VQError(message) from e
-        raise
+        raise VQError(f"c-blosc2 failed without a codec error ({type(e).__name__}: {e})") from e

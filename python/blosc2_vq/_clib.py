@@ -20,7 +20,7 @@ DTYPE_FLOAT64 = 1
 
 # The two structures mirror include/blosc2_vq.h field for field (same order, same C types):
 # the library writes whole structs, so a missing field here means it writes past our buffer.
-# python/tests/test_new_kinds.py compiles the header and compares sizes and offsets.
+# python/tests/test_train_options.py compiles the header and compares sizes and offsets.
 
 
 class TrainParams(ctypes.Structure):
@@ -100,6 +100,8 @@ def lib():
         l.blosc2_vq_last_error_message.restype = ctypes.c_char_p
         l.blosc2_vq_last_codec_error.argtypes = [ctypes.c_char_p, ctypes.c_int64]
         l.blosc2_vq_last_codec_error.restype = ctypes.c_int64
+        l.blosc2_vq_codec_error_count.argtypes = []
+        l.blosc2_vq_codec_error_count.restype = ctypes.c_uint64
         l.blosc2_vq_codebook_inspect.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(CodebookInfo)]
         l.blosc2_vq_codebook_inspect.restype = ctypes.c_int
         l.blosc2_vq_codebook_arrays.argtypes = [ctypes.c_char_p, ctypes.c_int64, dp, dp, dp]
@@ -113,8 +115,16 @@ def last_error_message():
     return lib().blosc2_vq_last_error_message().decode("utf-8", "replace")
 
 
+def codec_error_count():
+    """How many encoder/decoder errors the process has seen so far, on any thread. Read it
+    before a compression: if it has not grown after a failure, `last_codec_error` is an
+    older, unrelated message (the library never clears it)."""
+    return int(lib().blosc2_vq_codec_error_count())
+
+
 def last_codec_error():
-    """The most recent encoder/decoder error on any thread ('' if none)."""
+    """The most recent encoder/decoder error on any thread ('' if none). It is never cleared:
+    compare `codec_error_count` before and after a call to know whether it is that call's."""
     l = lib()
     n = l.blosc2_vq_last_codec_error(None, 0)
     buf = ctypes.create_string_buffer(int(n) + 1)

@@ -69,3 +69,28 @@ def test_the_interpreter_survives_everything(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["RuntimeError"] * 4 + ["alive"]
+
+
+def test_a_failure_outside_the_codec_does_not_repeat_the_codec_s_last_message(tmp_path, faces, codebooks):
+    # First a codec error: a 4x4 tile does not fit a 1x64x2 block.
+    before = blosc2_vq.codec_error_count()
+    with pytest.raises(blosc2_vq.VQError) as codec_failure:
+        blosc2_vq.compress(faces[:4, :, :8], codebooks["aa"], chunks=(1, 64, 8), blocks=(1, 64, 2))
+    assert blosc2_vq.codec_error_count() > before
+    first = str(codec_failure.value)
+    assert first and first == blosc2_vq.last_error()
+    assert "without a codec error" not in first
+    # Then c-blosc2 fails on its own (the frame's directory does not exist): the library still
+    # holds the first message (it is never cleared), but compress must not report it.
+    before = blosc2_vq.codec_error_count()
+    with pytest.raises(blosc2_vq.VQError, match="c-blosc2 failed without a codec error") as other:
+        blosc2_vq.compress(faces[:4], codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64),
+                           urlpath=str(tmp_path / "missing" / "faces.b2nd"), mode="w")
+    assert first not in str(other.value) and "RuntimeError" in str(other.value)
+    assert isinstance(other.value.__cause__, RuntimeError)
+    assert blosc2_vq.codec_error_count() == before
+    assert blosc2_vq.last_error() == first
+    assert blosc2_vq.last_error(since=before) == ""
+    # A success does not count.
+    blosc2_vq.compress(faces[:4], codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64))
+    assert blosc2_vq.codec_error_count() == before

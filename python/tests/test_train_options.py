@@ -94,6 +94,48 @@ def test_library_defaults_per_model():
         assert d["kept_weights"] == 0 and d["log10_floor"] == 0.0
 
 
+def test_train_defaults_are_the_library_s():
+    lib = _clib.lib()
+    for model, code in blosc2_vq._MODELS.items():
+        p = _clib.TrainParams()
+        assert lib.blosc2_vq_train_params_init(ctypes.byref(p), code) == 0
+        d = blosc2_vq.train_defaults(model)
+        assert d["tile"] == tuple(p.tile_shape[:p.tile_ndim])
+        assert (d["n_prototypes"], d["n_samples"], d["seed"], d["max_iter"], d["tol"], d["m"], d["n_init"],
+                d["weight_bits"], d["n_stages"], d["mean_bits"], d["beam"], d["scalar_bits"], d["kept_weights"]) == \
+            (p.n_prototypes, p.n_samples, p.seed, p.max_iter, p.tol, p.fuzzifier, p.n_init,
+             p.weight_bits, p.n_stages, p.mean_bits, p.beam, p.scalar_bits, p.kept_weights)
+        assert blosc2_vq._METRICS[d["metric"]] == p.metric
+        assert blosc2_vq._SCALAR_METHODS[d["scalar_method"]] == p.scalar_method
+        assert d["log10_floor"] is None and p.log10_floor == 0.0
+
+
+@pytest.mark.parametrize("model", ["aa", "kmeans"])
+def test_train_takes_every_unset_option_from_the_library(faces, monkeypatch, model):
+    # Stand in for a library whose defaults changed: train must follow them, for every
+    # keyword it was not given, and only the keywords given may override them.
+    lib = _clib.lib()
+    real_init = lib.blosc2_vq_train_params_init
+
+    def changed_defaults(params, code):
+        rc = real_init(params, code)
+        p = params._obj
+        p.n_prototypes, p.tile_ndim, p.n_samples, p.max_iter, p.weight_bits = 5, 2, 300, 7, 6
+        p.tile_shape[0], p.tile_shape[1] = 2, 2
+        return rc
+
+    monkeypatch.setattr(lib, "blosc2_vq_train_params_init", changed_defaults)
+    d = blosc2_vq.train_defaults(model)
+    assert (d["n_prototypes"], d["tile"], d["n_samples"], d["max_iter"]) == (5, (2, 2), 300, 7)
+    cb = blosc2_vq.Codebook.from_bytes(blosc2_vq.train(faces[:20], model=model))
+    assert (cb.n_prototypes, cb.tile_shape, cb.training["n_samples"]) == (5, (2, 2), 300)
+    assert cb.training["iterations"] <= 7
+    if cb.has_weights:
+        assert cb.weight_bits == 6
+    given = blosc2_vq.Codebook.from_bytes(blosc2_vq.train(faces[:20], model=model, n_prototypes=4, n_samples=200))
+    assert (given.n_prototypes, given.tile_shape, given.training["n_samples"]) == (4, (2, 2), 200)
+
+
 @pytest.fixture(scope="module")
 def small(faces):
     """Quick codebooks of every kind on 100 faces."""
@@ -187,6 +229,40 @@ def test_codebooks_read_back_from_frames_and_as_maps(small, faces, name):
         assert cb.fingerprint == expected.fingerprint and repr(cb) == repr(expected)
         assert (cb.kept_weights, cb.log10_floor, cb.n_stages, cb.scalar_method) == \
             (expected.kept_weights, expected.log10_floor, expected.n_stages, expected.scalar_method)
+
+
+@pytest.mark.parametrize("name", ["aa_sparse", "residual", "scalar_quantile", "log10"])
+def test_compress_takes_every_codebook_form(small, faces, name):
+    raw = small[name]
+    data = 10.0 ** (-12 + 4 * faces[:8]) if name == "log10" else faces[:8]
+    geometry = dict(chunks=(4, 64, 64), blocks=(1, 64, 64))
+    first = blosc2_vq.compress(data, raw, **geometry)
+    expected = first[:]
+    fingerprint = blosc2_vq.Codebook.from_bytes(raw).fingerprint
+    # A codebook stored as a MessagePack map (as C and Rust programs store it): python-blosc2
+    # reads it back as a dict.
+    as_map = blosc2.asarray(data, meta={"vq": msgpack.unpackb(raw)}, cparams=blosc2_vq.cparams(), **geometry)
+    assert isinstance(as_map.schunk.meta["vq"], dict)
+    forms = {
+        "read back": first.schunk.meta["vq"],
+        "read back as a map": as_map.schunk.meta["vq"],
+        "dict": msgpack.unpackb(raw),
+        "bytearray": bytearray(raw),
+        "memoryview": memoryview(raw),
+        "Codebook": blosc2_vq.Codebook.from_bytes(raw),
+        "Codebook of a map": blosc2_vq.Codebook.from_bytes(msgpack.unpackb(raw)),
+        "bin-wrapped": msgpack.packb(raw),
+    }
+    for form, codebook in forms.items():
+        again = blosc2_vq.compress(data, codebook, **geometry)
+        np.testing.assert_array_equal(again[:], expected, err_msg=form)
+        assert blosc2_vq.Codebook.from_bytes(again.schunk.meta["vq"]).fingerprint == fingerprint, form
+        # And once more from what that array stored.
+        third = blosc2_vq.compress(data, again.schunk.meta["vq"], **geometry)
+        np.testing.assert_array_equal(third[:], expected, err_msg=form)
+    for bad in (16, "codebook", None):
+        with pytest.raises(blosc2_vq.VQError, match="a codebook is bytes"):
+            blosc2_vq.compress(data, bad, **geometry)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -19,14 +19,15 @@
 //!
 //! ```text
 //! byte 0      format version (1)
-//! byte 1      model kind (1 fuzzy C-means, 2 archetypal)
-//! byte 2      weight bits (1..=8)
+//! byte 1      model kind (1 fuzzy C-means, 2 archetypal, 3 k-means)
+//! byte 2      weight bits (1..=8; k-means blocks carry the codebook's, unused)
 //! byte 3      dtype (1 f16, 2 f32, 3 f64, 4 u8, 5 u16)
 //! bytes 4..8  low 32 bits of the codebook fingerprint, little-endian
 //! bytes 8..12 checksum of the LZ4 payload (low 32 bits of its xxh3-64), little-endian
 //! byte 12     ndim of the coded shape (1..=8)
 //! then        ndim × u32 little-endian: the coded shape (squeezed; a short block's rows)
-//! then        the LZ4 block of the quantized weights, prototype-major
+//! then        the LZ4 block of one byte per quantized weight, prototype-major (k-means:
+//!             one 1-byte index per tile, 2 bytes little-endian above 256 codewords)
 //! ```
 //! Storing the coded shape makes a block decodable without trusting the host's geometry, and
 //! lets the decoder check it against the output size it is given. The checksum turns a

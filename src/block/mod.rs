@@ -351,6 +351,7 @@ mod tests {
             )
             .unwrap(),
         )
+        .unwrap()
     }
 
     /// Found by the decode_block fuzzer: a header claiming a (1, 2^31 - 1) shape made the
@@ -362,7 +363,7 @@ mod tests {
         for version in [1, 2] {
             let header = BlockHeader {
                 version,
-                model: cb.codebook.model.code(),
+                model: cb.codebook.kind().code(),
                 weight_bits: 8,
                 dtype: Dtype::Uint8,
                 fingerprint32: cb.fingerprint32,
@@ -394,6 +395,7 @@ mod tests {
             )
             .unwrap(),
         )
+        .unwrap()
     }
 
     fn block_with(
@@ -437,25 +439,6 @@ mod tests {
         let err = decode_block(&cb, &block, Some(4), &mut out).unwrap_err();
         assert!(err.to_string().contains("bits per code"), "{err}");
     }
-
-    #[test]
-    fn decoding_never_writes_past_the_output() {
-        let cb = tiny_codebook();
-        let layout = BlockLayout {
-            shape: vec![6, 6],
-            dtype: Dtype::Float32,
-        };
-        let values: Vec<u8> = (0..36)
-            .flat_map(|i| (i as f32 / 36.0).to_ne_bytes())
-            .collect();
-        let mut packed = vec![0u8; 1024];
-        let Encoded::Packed(n) = encode_block(&cb, &layout, &values, None, &mut packed).unwrap()
-        else {
-            panic!("expected a packed block")
-        };
-        let mut guarded = vec![0xAAu8; values.len() + 64];
-        let (out, tail) = guarded.split_at_mut(values.len());
-        decode_block(&cb, &packed[..n], Some(4), out).unwrap();
-        assert!(tail.iter().all(|&b| b == 0xAA));
-    }
+    // That the decoder never writes past the block is tested through the C entry point,
+    // where a write past `output_len` could happen: tests/properties.rs.
 }

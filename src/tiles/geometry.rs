@@ -27,6 +27,11 @@ pub struct B2ndMeta {
     pub dtype: Option<String>,
 }
 
+/// Fields of a `b2nd` metalayer that must be there (up to the blockshape).
+const MIN_B2ND_FIELDS: u32 = 5;
+/// Most fields of a `b2nd` metalayer accepted.
+const MAX_B2ND_FIELDS: u32 = 16;
+
 fn bad(what: impl std::fmt::Display) -> Error {
     Error::InvalidGeometry(format!("corrupt b2nd metalayer: {what}"))
 }
@@ -37,8 +42,12 @@ pub fn parse_b2nd_meta(bytes: &[u8]) -> Result<B2ndMeta> {
     use rmp::decode;
     let mut rd = bytes;
     let n = decode::read_array_len(&mut rd).map_err(bad)?;
-    if !(5..=16).contains(&n) {
-        return Err(bad(format!("{n} fields, expected 5 to 7")));
+    // Five fields up to the blockshape are needed; c-blosc2 writes seven, and later
+    // versions may append more, which are ignored (up to a sane bound).
+    if !(MIN_B2ND_FIELDS..=MAX_B2ND_FIELDS).contains(&n) {
+        return Err(bad(format!(
+            "{n} fields, expected {MIN_B2ND_FIELDS} to {MAX_B2ND_FIELDS}"
+        )));
     }
     let version: u8 = decode::read_int(&mut rd).map_err(bad)?;
     let ndim: usize = decode::read_int(&mut rd).map_err(bad)?;

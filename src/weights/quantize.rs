@@ -57,4 +57,21 @@ mod tests {
         quantize(&[-0.5, 1.7, f32::NAN], 8, &mut q);
         assert_eq!(q, [0, 255, 0]);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn quantization_errs_by_at_most_half_a_step(
+            w in proptest::collection::vec(0.0f32..=1.0, 1..64),
+            bits in 1u8..=8,
+        ) {
+            let mut q = vec![0u16; w.len()];
+            quantize(&w, bits, &mut q);
+            let mut back = vec![0f32; w.len()];
+            dequantize(&q, bits, &mut back);
+            let half_step = 0.5 / levels(bits) as f32;
+            for (a, b) in w.iter().zip(&back) {
+                proptest::prop_assert!((a - b).abs() <= half_step + 1e-6, "{} -> {} at {} bits", a, b, bits);
+            }
+        }
+    }
 }

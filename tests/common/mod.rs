@@ -1,6 +1,6 @@
 //! Test support: the Olivetti faces, and real c-blosc2 (through the `blosc2-host` crate)
 //! driving the codec.
-#![allow(dead_code, unused_imports, unsafe_code, clippy::too_many_arguments)]
+#![allow(dead_code, unused_imports, unsafe_code)]
 
 pub mod vdf;
 
