@@ -14,11 +14,11 @@ mod common;
 
 use blosc2_host::zfp::{self, ZfpMode};
 use blosc2_vq::codebook::ScalarMethod;
+use blosc2_vq::train::Metric;
 use blosc2_vq::train::{
     ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
     ScalarParams,
 };
-use blosc2_vq::train::Metric;
 use common::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;

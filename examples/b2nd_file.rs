@@ -9,8 +9,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
 use blosc2_vq::train::Metric;
+use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
 use common::*;
 
 fn main() {

@@ -6,6 +6,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Habits first: formatting, lints (warnings are errors), and the docs of the public API.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p blosc2-vq
+
 cargo test
 cargo build --examples   # the Python tests exchange frames with examples/b2nd_file.rs
 

@@ -187,7 +187,7 @@ fn byte_reordering_filters_and_split_streams_are_refused() {
 /// Decompressing chunk 0 of `arr` into a fresh buffer.
 fn decompress_chunk0(arr: &Array) -> i32 {
     let mut out = vec![0u8; 64 * 64 * 4];
-    schunk_decompress_chunk(arr.schunk(), 0, &mut out)
+    unsafe { schunk_decompress_chunk(arr.schunk(), 0, &mut out) }
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn corrupted_blocks_are_errors() {
     for &pos in &positions {
         let mut bad = chunk.clone();
         bad[pos] ^= 0x5a;
-        assert!(schunk_update_chunk(arr.schunk(), 0, &bad) >= 0);
+        assert!(unsafe { schunk_update_chunk(arr.schunk(), 0, &bad) } >= 0);
         let rc = decompress_chunk0(&arr);
         assert!(rc < 0, "corruption at byte {pos} decoded silently");
         failures += 1;
@@ -273,7 +273,7 @@ fn a_chunk_decoded_with_another_codebook_is_an_error() {
     let a = compress(&[("vq", cb_a())], "<f4", &Settings::default()).unwrap();
     let b = compress(&[("vq", cb_b())], "<f4", &Settings::default()).unwrap();
     assert!(decompress_chunk0(&b) > 0);
-    assert!(schunk_update_chunk(b.schunk(), 0, &a.chunk(0)) >= 0);
+    assert!(unsafe { schunk_update_chunk(b.schunk(), 0, &a.chunk(0)) } >= 0);
     let rc = decompress_chunk0(&b);
     assert!(
         rc < 0,

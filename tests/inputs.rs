@@ -1,11 +1,12 @@
 //! Every kind of input the codec accepts, through real c-blosc2: float64, float16 and uint8
 //! data, a short last block, sides that are not multiples of the tile, 3-D volumes with
 //! 4×4×4 tiles, codec_meta, and blocks holding NaN.
+#![allow(unsafe_code)] // reads an SChunk's chunks through c-blosc2
 
 mod common;
 
-use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
 use blosc2_vq::train::Metric;
+use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
 use common::*;
 use half::f16;
 use ndarray::{s, Array4, ArrayD};
@@ -136,7 +137,7 @@ fn short_last_block_of_a_plain_schunk() {
     );
     assert_eq!(sc.append(&data), 1, "{}", last_error());
     let mut out = vec![0u8; data.len()];
-    let rc = schunk_decompress_chunk(sc.ptr, 0, &mut out);
+    let rc = unsafe { schunk_decompress_chunk(sc.ptr, 0, &mut out) };
     assert_eq!(rc as usize, data.len(), "{}", last_error());
     let rec = bytes_f32(&out);
     let full = psnr(&orig[..8192], &rec[..8192], 1.0);
@@ -145,7 +146,7 @@ fn short_last_block_of_a_plain_schunk() {
         full > 25.0 && tail > 20.0,
         "PSNR full blocks {full}, short block {tail}"
     );
-    let blocks = chunk_blocks(&schunk_chunk(sc.ptr, 0));
+    let blocks = chunk_blocks(&unsafe { schunk_chunk(sc.ptr, 0) });
     assert_eq!(blocks.len(), 3);
 }
 

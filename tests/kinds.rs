@@ -4,6 +4,7 @@
 //! three scalar quantizers, sparse weights, the log10 transform; the same bytes whatever the
 //! thread count; bad parameters refused by name; codec_meta refused where there are no
 //! weights; corrupt format-2 blocks refused.
+#![allow(unsafe_code)] // edits SChunks through c-blosc2
 
 mod common;
 
@@ -201,7 +202,9 @@ fn archetypal(data: Data) -> Codebook {
 fn cmeans(data: Data) -> Codebook {
     cached(&format!("cmeans {data:?}"), || {
         data.fit(ModelParams::FuzzyCMeans(
-            FuzzyCMeansParams::new(12).metric(Metric::Euclidean).max_iter(40),
+            FuzzyCMeansParams::new(12)
+                .metric(Metric::Euclidean)
+                .max_iter(40),
         ))
     })
 }
@@ -256,7 +259,7 @@ fn kmeans_indexes_take_ceil_log2_k_bits() {
         let mut runs = Vec::new();
         for (k, bits) in [(16usize, 4u8), (100, 7), (256, 8)] {
             let cb = kmeans(data, k);
-            assert_eq!(cb.n_prototypes() as usize, k);
+            assert_eq!(cb.n_prototypes(), k);
             assert_eq!(index_bits(k), bits);
             let (arr, rec) = data.round_trip(&cb, &Settings::default());
             let p = data.psnr(&rec);
@@ -404,7 +407,7 @@ fn lloyd_max_never_loses_to_uniform() {
 fn sparse_weights_take_fewer_bytes() {
     for data in BOTH {
         for (name, dense) in [("archetypal", archetypal(data)), ("cmeans", cmeans(data))] {
-            let k = dense.n_prototypes() as usize;
+            let k = dense.n_prototypes();
             let (arr, rec) = data.round_trip(&dense, &Settings::default());
             let (dense_bytes, dense_p) = (arr.cbytes(), data.psnr(&rec));
             let mut runs = Vec::new();
@@ -488,7 +491,7 @@ fn sparse_archetypal_within_a_few_db() {
 /// (value space; what any 2-sparse archetypal code can reach).
 fn best_pair_psnr(data: Data, cb: &Codebook) -> f64 {
     let p = 16;
-    let k = cb.n_prototypes() as usize;
+    let k = cb.n_prototypes();
     let (mean, scale) = (&cb.scaler().mean, &cb.scaler().scale);
     // Prototypes in value space.
     let protos: Vec<f64> = cb
@@ -694,7 +697,8 @@ fn log10_floor_values_decode_as_zero() {
 fn codebooks_out_of_float32_range_are_refused() {
     // Each edit of a sound codebook's MessagePack, resealed with a valid fingerprint: only
     // the float32 check stands between it and the codec.
-    let cases: [(&str, Codebook, fn(&mut rmpv::Value)); 3] = [
+    type Edit = fn(&mut rmpv::Value);
+    let cases: [(&str, Codebook, Edit); 3] = [
         ("mean_min -1e300", residual(Data::Faces, 2, 64, 6), |cb| {
             *field(field(cb, "model"), "mean_min") = (-1e300).into()
         }),
@@ -898,7 +902,7 @@ fn codec_meta_is_refused_without_weights() {
     let cb = archetypal(data).with_kept_weights(2).unwrap();
     let (arr8, _) = data.round_trip(&cb, &Settings::default());
     let (arr4, rec) = data.round_trip(&cb, &meta4);
-    let k = cb.n_prototypes() as usize;
+    let k = cb.n_prototypes();
     let tpb = data.tiles_per_block();
     check_packing(
         &arr4,
@@ -1153,9 +1157,9 @@ fn codeword_indexes_beyond_k_are_errors() {
     let e = decode(&pc, &bad).unwrap_err();
     assert!(e.to_string().contains("codeword index 55 of 48"), "{e}");
     chunk[start..start + bad.len()].copy_from_slice(&bad);
-    assert!(schunk_update_chunk(arr.schunk(), 0, &chunk) >= 0);
+    assert!(unsafe { schunk_update_chunk(arr.schunk(), 0, &chunk) } >= 0);
     let mut out = vec![0u8; 4 * BLOCK_VALUES * 4];
-    let rc = schunk_decompress_chunk(arr.schunk(), 0, &mut out);
+    let rc = unsafe { schunk_decompress_chunk(arr.schunk(), 0, &mut out) };
     assert!(rc < 0, "c-blosc2 decoded the edited chunk ({rc})");
     assert!(
         last_error().contains("codeword index 55"),
@@ -1171,21 +1175,27 @@ fn corrupted_chunks_fail_through_cblosc2() {
         let chunk_values = data.chunks()[0] as usize * BLOCK_VALUES;
         let mut out = vec![0u8; chunk_values * 4];
         let sc = arr.schunk();
-        assert_eq!(schunk_decompress_chunk(sc, 0, &mut out), out.len() as i32);
+        assert_eq!(
+            unsafe { schunk_decompress_chunk(sc, 0, &mut out) },
+            out.len() as i32
+        );
         // Only the codec's bytes: the first block's, skipping nothing of them.
         let block_len = chunk_blocks(&chunk)[0].len();
         for pos in (start..start + block_len).step_by(5) {
             let mut bad = chunk.clone();
             bad[pos] ^= 0x5a;
-            assert!(schunk_update_chunk(sc, 0, &bad) >= 0);
-            let rc = schunk_decompress_chunk(sc, 0, &mut out);
+            assert!(unsafe { schunk_update_chunk(sc, 0, &bad) } >= 0);
+            let rc = unsafe { schunk_decompress_chunk(sc, 0, &mut out) };
             assert!(
                 rc < 0,
                 "{name}: byte {} of the block flipped, decoded",
                 pos - start
             );
         }
-        assert!(schunk_update_chunk(sc, 0, &chunk) >= 0);
-        assert_eq!(schunk_decompress_chunk(sc, 0, &mut out), out.len() as i32);
+        assert!(unsafe { schunk_update_chunk(sc, 0, &chunk) } >= 0);
+        assert_eq!(
+            unsafe { schunk_decompress_chunk(sc, 0, &mut out) },
+            out.len() as i32
+        );
     }
 }

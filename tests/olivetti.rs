@@ -4,8 +4,8 @@
 
 mod common;
 
-use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
 use blosc2_vq::train::Metric;
+use blosc2_vq::train::{ArchetypalParams, CodebookParams, FuzzyCMeansParams, ModelParams};
 use blosc2_vq::Codebook;
 use common::*;
 use std::sync::OnceLock;

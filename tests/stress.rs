@@ -5,8 +5,8 @@
 mod common;
 
 use blosc2_vq::codebook::cache;
-use blosc2_vq::train::{CodebookParams, FuzzyCMeansParams, ModelParams};
 use blosc2_vq::train::Metric;
+use blosc2_vq::train::{CodebookParams, FuzzyCMeansParams, ModelParams};
 use common::*;
 use ndarray::s;
 
@@ -116,22 +116,23 @@ fn several_codebooks_in_use_at_once_from_several_threads() {
                         nthreads: 4,
                         ..Settings::default()
                     };
-                    (0..3)
-                        .map(|_| {
-                            round_trip(
-                                faces,
-                                &[400, 64, 64],
-                                &[16, 64, 64],
-                                &[1, 64, 64],
-                                "<f4",
-                                4,
-                                cb,
-                                &s,
-                            )
-                            .1
-                        })
-                        .last()
-                        .unwrap()
+                    // Three compressions in a row, all racing the other threads; the
+                    // last one is compared.
+                    let mut last = Vec::new();
+                    for _ in 0..3 {
+                        last = round_trip(
+                            faces,
+                            &[400, 64, 64],
+                            &[16, 64, 64],
+                            &[1, 64, 64],
+                            "<f4",
+                            4,
+                            cb,
+                            &s,
+                        )
+                        .1;
+                    }
+                    last
                 })
             })
             .collect();

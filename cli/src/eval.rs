@@ -4,10 +4,10 @@
 //! `mosaic.png` (originals and one row per codec at comparable bpp).
 
 use crate::{progress, register, train_with_progress, CliResult, TrainArgs};
-use blosc2_vq::train::Kind;
 use blosc2_host::zfp::{self, ZfpMode};
 use blosc2_host::{self as host, sys, Settings};
 use blosc2_vq::metrics;
+use blosc2_vq::train::Kind;
 use ndarray::{Array3, Axis};
 use plotters::prelude::*;
 use std::path::PathBuf;

@@ -82,8 +82,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let sc = f.array.schunk();
-    assert!(schunk_update_chunk(sc, n, &chunk) >= 0);
+    assert!(unsafe { schunk_update_chunk(sc, n, &chunk) } >= 0);
     let mut out = vec![0u8; 2 * 32 * 32 * 4];
-    let _ = schunk_decompress_chunk(sc, n, &mut out);
-    let _ = schunk_chunk(sc, n);
+    let _ = unsafe { schunk_decompress_chunk(sc, n, &mut out) };
+    let _ = unsafe { schunk_chunk(sc, n) };
 });

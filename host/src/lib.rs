@@ -315,7 +315,8 @@ impl Array {
 
     /// The compressed bytes of chunk `n`.
     pub fn chunk(&self, n: i64) -> Vec<u8> {
-        schunk_chunk(self.schunk(), n)
+        // SAFETY: this array's SChunk lives as long as `self`.
+        unsafe { schunk_chunk(self.schunk(), n) }
     }
 }
 
@@ -327,9 +328,11 @@ impl Drop for Array {
 }
 
 /// A copy of the compressed chunk `n` of `schunk`.
-// Test support: callers pass `Array::schunk()` or `PlainSchunk::ptr`, live for the call.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn schunk_chunk(schunk: *mut sys::blosc2_schunk, n: i64) -> Vec<u8> {
+///
+/// # Safety
+/// `schunk` must be a live SChunk for the whole call (`Array::schunk()` or
+/// `PlainSchunk::ptr` of a value still in scope).
+pub unsafe fn schunk_chunk(schunk: *mut sys::blosc2_schunk, n: i64) -> Vec<u8> {
     let mut chunk: *mut u8 = std::ptr::null_mut();
     let mut needs_free = false;
     // SAFETY: schunk is live; c-blosc2 returns a pointer to cbytes bytes.
@@ -345,17 +348,25 @@ pub fn schunk_chunk(schunk: *mut sys::blosc2_schunk, n: i64) -> Vec<u8> {
 }
 
 /// Replaces chunk `n` of `schunk` with `chunk` (copied).
-// Test support: callers pass `Array::schunk()` or `PlainSchunk::ptr`, live for the call.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn schunk_update_chunk(schunk: *mut sys::blosc2_schunk, n: i64, chunk: &[u8]) -> i64 {
+///
+/// # Safety
+/// `schunk` must be a live SChunk for the whole call (`Array::schunk()` or
+/// `PlainSchunk::ptr` of a value still in scope).
+pub unsafe fn schunk_update_chunk(schunk: *mut sys::blosc2_schunk, n: i64, chunk: &[u8]) -> i64 {
     // SAFETY: schunk is live; copy=true so c-blosc2 copies the bytes.
     unsafe { sys::blosc2_schunk_update_chunk(schunk, n, chunk.as_ptr() as *mut u8, true) }
 }
 
 /// Decompresses chunk `n` of `schunk` into `out`; returns c-blosc2's result.
-// Test support: callers pass `Array::schunk()` or `PlainSchunk::ptr`, live for the call.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-pub fn schunk_decompress_chunk(schunk: *mut sys::blosc2_schunk, n: i64, out: &mut [u8]) -> i32 {
+///
+/// # Safety
+/// `schunk` must be a live SChunk for the whole call (`Array::schunk()` or
+/// `PlainSchunk::ptr` of a value still in scope).
+pub unsafe fn schunk_decompress_chunk(
+    schunk: *mut sys::blosc2_schunk,
+    n: i64,
+    out: &mut [u8],
+) -> i32 {
     // SAFETY: schunk is live; out has out.len() writable bytes.
     unsafe {
         sys::blosc2_schunk_decompress_chunk(schunk, n, out.as_mut_ptr().cast(), out.len() as i32)

@@ -77,7 +77,7 @@ pub fn encode_block(
     let bits = weight_bits.unwrap_or(cb.codebook.weight_bits());
     crate::kinds::weight_codes::check_weight_bits("weight_bits", bits)?;
     let bits = cb.coder.header_bits(bits);
-    if input.len() % dtype.size() != 0 {
+    if !input.len().is_multiple_of(dtype.size()) {
         return Err(Error::InvalidGeometry(format!(
             "{} bytes is not a whole number of {}-byte items",
             input.len(),
@@ -200,7 +200,7 @@ pub fn decode_block(
             )));
         }
     }
-    if output.len() % dtype.size() != 0 {
+    if !output.len().is_multiple_of(dtype.size()) {
         return Err(Error::InvalidGeometry(format!(
             "output of {} bytes is not a whole number of {}-byte items",
             output.len(),

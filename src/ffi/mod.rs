@@ -1,7 +1,7 @@
 //! The C surface: c-blosc2's codec callbacks, the `info` symbol its plugin loader reads, and
 //! a small training API. The only module with `unsafe`.
 //!
-//! Every export runs inside [`guard`], which catches panics, records the error message for
+//! Every export runs inside `guard`, which catches panics, records the error message for
 //! [`blosc2_vq_last_error_message`], prints it when `BLOSC_TRACE` is set (as c-blosc2 does)
 //! and returns a negative `BLOSC2_ERROR_*` code.
 #![allow(unsafe_code)]
@@ -300,4 +300,3 @@ pub unsafe extern "C" fn blosc2_vq_last_codec_error(buffer: *mut c_char, buffer_
         message.len() as i64
     }
 }
-

@@ -168,10 +168,12 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
     }
     let tile_shape = p.tile_shape[..tile_ndim]
         .iter()
-        .map(|&t| field::<usize>(t, "tile_shape", positive).and_then(|t| match t {
-            0 => Err(Error::param("tile_shape", "0 must be positive")),
-            t => Ok(t),
-        }))
+        .map(|&t| {
+            field::<usize>(t, "tile_shape", positive).and_then(|t| match t {
+                0 => Err(Error::param("tile_shape", "0 must be positive")),
+                t => Ok(t),
+            })
+        })
         .collect::<Result<_>>()?;
     let metric = match p.metric {
         BLOSC2_VQ_METRIC_EUCLIDEAN => Metric::Euclidean,
@@ -308,7 +310,10 @@ pub unsafe extern "C" fn blosc2_vq_codebook_train(
             return Err(Error::NullPointer("codebook_len"));
         }
         if !(1..=MAX_DIMS as i32).contains(&ndim) {
-            return Err(Error::param("ndim", format!("{ndim} outside 1..={MAX_DIMS}")));
+            return Err(Error::param(
+                "ndim",
+                format!("{ndim} outside 1..={MAX_DIMS}"),
+            ));
         }
         // SAFETY: checked non-NULL; the caller passes ndim integers.
         let dims = unsafe { std::slice::from_raw_parts(shape, ndim as usize) };

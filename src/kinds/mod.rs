@@ -4,8 +4,8 @@
 //!
 //! | kind | module | payload streams, one after the other (each bit-packed, byte-aligned) |
 //! |---|---|---|
-//! | Fuzzy C-Means | [`fuzzy_cmeans`] | weights (see [`weight_codes`]) |
-//! | Archetypal Analysis | [`archetypal`] | weights (see [`weight_codes`]) |
+//! | Fuzzy C-Means | [`fuzzy_cmeans`] | weights, dense or sparse (`weight_codes.rs`) |
+//! | Archetypal Analysis | [`archetypal`] | weights, dense or sparse (`weight_codes.rs`) |
 //! | k-means | [`kmeans`] | `n_tiles` codeword indexes |
 //! | residual VQ | [`residual`] | `n_tiles` quantized means at `mean_bits` (if any), then `n_stages × n_tiles` indexes, stage-major |
 //! | scalar quantizer | [`scalar`] | one level index per value |
@@ -14,10 +14,10 @@
 //!
 //! Every surface (the block codec, the C API, the CLI, Python through the C API) reaches a
 //! kind through [`Kind`]: [`Kind::ALL`] lists them and `Kind::room` is the one place that
-//! maps a kind to its module. Adding a kind is one module here implementing [`Room`],
-//! [`KindParams`] and [`Coder`], one variant of [`Kind`], of
-//! [`ModelKind`](crate::codebook::ModelKind) (the codebook's schema) and of
-//! [`ModelParams`](crate::train::ModelParams), and one `BLOSC2_VQ_MODEL_*` constant in `ffi`.
+//! maps a kind to its module. Adding a kind is one module here implementing the crate's
+//! `Room`, `KindParams` and `Coder` traits, one variant of [`Kind`], of
+//! [`ModelKind`] (the codebook's schema) and of
+//! [`ModelParams`], and one `BLOSC2_VQ_MODEL_*` constant in `ffi`.
 #![forbid(unsafe_code)]
 
 pub mod archetypal;

@@ -34,7 +34,7 @@ pub struct Memberships<F> {
 impl<F: Float> Memberships<F> {
     /// Prepares `centers` (`n_centers × n_features`, row-major) with fuzzifier `m > 1`.
     pub fn new(centers: Vec<F>, n_features: usize, fuzzifier: f64, metric: Metric) -> Self {
-        assert!(n_features > 0 && centers.len() % n_features == 0);
+        assert!(n_features > 0 && centers.len().is_multiple_of(n_features));
         let k = centers.len() / n_features;
         let norms = centers
             .chunks_exact(n_features)

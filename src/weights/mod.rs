@@ -8,7 +8,7 @@ pub(crate) mod quantize;
 pub(crate) mod simplex;
 pub(crate) mod sparse;
 
-pub use fuzzy::Metric;
 pub(crate) use fuzzy::Memberships;
+pub use fuzzy::Metric;
 pub(crate) use simplex::{SimplexSolver, SimplexWorkspace};
 pub(crate) use sparse::SparseSolver;

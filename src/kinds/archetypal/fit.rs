@@ -459,9 +459,8 @@ mod tests {
             let mut w: [f64; 3] = [rng.random(), rng.random(), rng.random()];
             let s: f64 = w.iter().sum();
             w.iter_mut().for_each(|v| *v /= s);
-            for d in 0..2 {
-                x.push((0..3).map(|j| w[j] * corners[j][d]).sum());
-            }
+            let point = [0, 1].map(|d| (0..3).map(|j| w[j] * corners[j][d]).sum::<f64>());
+            x.extend_from_slice(&point);
         }
         let model = ArchetypalParams::new(3).max_iter(200).fit(&x, 2).unwrap();
         for c in corners {

@@ -1,12 +1,12 @@
 //! Archetypal Analysis: the prototypes are convex mixtures of training tiles and a tile's
 //! weights are the exact least-squares solution on the simplex, coded as
-//! [`weight_codes`](super::weight_codes).
+//! the weight codes shared with Fuzzy C-Means (`weight_codes.rs`).
 
 mod fit;
 
 pub use fit::{Archetypal, ArchetypalParams};
 
-use super::weight_codes::{WeightCoder, Weigher};
+use super::weight_codes::{Weigher, WeightCoder};
 use super::{Basis, Coder, Fitted, KindParams, Names, Room, TrainOptions};
 use crate::codebook::{Codebook, ModelKind, TrainingInfo, MAX_PROTOTYPES};
 use crate::error::Result;

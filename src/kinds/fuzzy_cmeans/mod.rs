@@ -1,11 +1,12 @@
 //! Fuzzy C-Means: the prototypes are the centres of a soft clustering and a tile's weights are
-//! its memberships (`u_j ∝ d_j^(-2/(m-1))`), coded as [`weight_codes`](super::weight_codes).
+//! its memberships (`u_j ∝ d_j^(-2/(m-1))`), coded as the
+//! weight codes shared with Archetypal Analysis (`weight_codes.rs`).
 
 mod fit;
 
 pub use fit::{FuzzyCMeans, FuzzyCMeansParams};
 
-use super::weight_codes::{WeightCoder, Weigher};
+use super::weight_codes::{Weigher, WeightCoder};
 use super::{Basis, Coder, Fitted, KindParams, Names, Room, TrainOptions};
 use crate::codebook::{Codebook, ModelKind, TrainingInfo, MAX_PROTOTYPES};
 use crate::error::{Error, Result};

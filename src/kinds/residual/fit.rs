@@ -2,9 +2,9 @@
 //! stages before it could not represent; optionally on tiles whose quantized mean was
 //! removed first (mean-removed VQ).
 
-use crate::kinds::kmeans::{nearest, KMeansParams};
-use crate::error::{Error, Result};
 use super::stages::MeanQuantizer;
+use crate::error::{Error, Result};
+use crate::kinds::kmeans::{nearest, KMeansParams};
 use rayon::prelude::*;
 
 /// Parameters of residual VQ. Build with [`ResidualParams::new`] and the by-value setters;

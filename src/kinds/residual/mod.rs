@@ -99,7 +99,7 @@ impl Room for ResidualRoom {
             return bad(format!("beam {beam} outside 1..={MAX_BEAM}"));
         }
         let s = n_stages as usize;
-        if s == 0 || s > MAX_STAGES || k % s != 0 {
+        if s == 0 || s > MAX_STAGES || !k.is_multiple_of(s) {
             return bad(format!(
                 "n_stages {s}: 1..={MAX_STAGES}, dividing n_prototypes {k}"
             ));
