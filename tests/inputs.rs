@@ -43,11 +43,12 @@ fn float64_and_float16_round_trip() {
         .collect();
     let (arr, out) = round_trip(
         &f64_bytes,
-        &[40, 64, 64],
-        &[4, 64, 64],
-        &[1, 64, 64],
-        "<f8",
-        8,
+        &Geometry {
+            shape: &[40, 64, 64],
+            chunks: &[4, 64, 64],
+            blocks: &[1, 64, 64],
+            dtype: "<f8",
+        },
         faces_codebook(),
         &Settings::default(),
     );
@@ -65,11 +66,12 @@ fn float64_and_float16_round_trip() {
         .collect();
     let (_, out) = round_trip(
         &f16_bytes,
-        &[40, 64, 64],
-        &[4, 64, 64],
-        &[1, 64, 64],
-        "<f2",
-        2,
+        &Geometry {
+            shape: &[40, 64, 64],
+            chunks: &[4, 64, 64],
+            blocks: &[1, 64, 64],
+            dtype: "<f2",
+        },
         faces_codebook(),
         &Settings::default(),
     );
@@ -106,11 +108,12 @@ fn uint8_round_trip_is_rounded_and_clamped() {
     .to_msgpack();
     let (arr, out) = round_trip(
         &raw,
-        &[40, 64, 64],
-        &[4, 64, 64],
-        &[1, 64, 64],
-        "|u1",
-        1,
+        &Geometry {
+            shape: &[40, 64, 64],
+            chunks: &[4, 64, 64],
+            blocks: &[1, 64, 64],
+            dtype: "|u1",
+        },
         &cb,
         &Settings::default(),
     );
@@ -159,11 +162,12 @@ fn sides_not_divisible_by_the_tile() {
         .collect();
     let (_, out) = round_trip(
         &f32_bytes(&crop),
-        &[20, 30, 45],
-        &[1, 30, 45],
-        &[1, 30, 45],
-        "<f4",
-        4,
+        &Geometry {
+            shape: &[20, 30, 45],
+            chunks: &[1, 30, 45],
+            blocks: &[1, 30, 45],
+            dtype: "<f4",
+        },
         faces_codebook(),
         &Settings::default(),
     );
@@ -214,11 +218,12 @@ fn volumes_with_4x4x4_tiles() {
         let data: Vec<f32> = vols.iter().copied().collect();
         let (arr, out) = round_trip(
             &f32_bytes(&data),
-            &[8, 32, 32, 32],
-            &[1, 32, 32, 32],
-            &[1, 16, 16, 16],
-            "<f4",
-            4,
+            &Geometry {
+                shape: &[8, 32, 32, 32],
+                chunks: &[1, 32, 32, 32],
+                blocks: &[1, 16, 16, 16],
+                dtype: "<f4",
+            },
             &bytes,
             &Settings::default(),
         );
@@ -241,11 +246,12 @@ fn codec_meta_overrides_the_weight_bits() {
         };
         let (arr, out) = round_trip(
             &f32_bytes(&orig),
-            &[20, 64, 64],
-            &[1, 64, 64],
-            &[1, 64, 64],
-            "<f4",
-            4,
+            &Geometry {
+                shape: &[20, 64, 64],
+                chunks: &[1, 64, 64],
+                blocks: &[1, 64, 64],
+                dtype: "<f4",
+            },
             faces_codebook(),
             &s,
         );
@@ -280,11 +286,12 @@ fn blocks_with_nan_are_stored_losslessly() {
     orig[2 * 4096 + 5] = f32::INFINITY;
     let (_, out) = round_trip(
         &f32_bytes(&orig),
-        &[4, 64, 64],
-        &[4, 64, 64],
-        &[1, 64, 64],
-        "<f4",
-        4,
+        &Geometry {
+            shape: &[4, 64, 64],
+            chunks: &[4, 64, 64],
+            blocks: &[1, 64, 64],
+            dtype: "<f4",
+        },
         faces_codebook(),
         &Settings::default(),
     );
@@ -311,11 +318,12 @@ fn kmeans_hard_vq_round_trips_in_2d_and_3d() {
     let test: Vec<f32> = faces.slice(s![200.., .., ..]).iter().copied().collect();
     let (arr, out) = round_trip(
         &f32_bytes(&test),
-        &[200, 64, 64],
-        &[16, 64, 64],
-        &[1, 64, 64],
-        "<f4",
-        4,
+        &Geometry {
+            shape: &[200, 64, 64],
+            chunks: &[16, 64, 64],
+            blocks: &[1, 64, 64],
+            dtype: "<f4",
+        },
         &cb.to_msgpack(),
         &Settings::default(),
     );
@@ -334,11 +342,12 @@ fn kmeans_hard_vq_round_trips_in_2d_and_3d() {
     let data: Vec<f32> = vols.iter().copied().collect();
     let (_, out) = round_trip(
         &f32_bytes(&data),
-        &[4, 32, 32, 32],
-        &[1, 32, 32, 32],
-        &[1, 16, 16, 16],
-        "<f4",
-        4,
+        &Geometry {
+            shape: &[4, 32, 32, 32],
+            chunks: &[1, 32, 32, 32],
+            blocks: &[1, 16, 16, 16],
+            dtype: "<f4",
+        },
         &cb3,
         &Settings::default(),
     );

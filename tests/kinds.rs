@@ -125,11 +125,12 @@ impl Data {
     fn round_trip(self, cb: &Codebook, settings: &Settings) -> (Array, Vec<f32>) {
         let (arr, out) = round_trip(
             &f32_bytes(self.values()),
-            self.shape(),
-            self.chunks(),
-            self.blocks(),
-            "<f4",
-            4,
+            &Geometry {
+                shape: self.shape(),
+                chunks: self.chunks(),
+                blocks: self.blocks(),
+                dtype: "<f4",
+            },
             &cb.to_msgpack(),
             settings,
         );
@@ -585,11 +586,12 @@ fn log10_round_trip(model: &ModelParams, transform: Transform) -> Vec<f64> {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
     let (_, out) = round_trip(
         &bytes,
-        &[8, 16, 16, 16],
-        &[2, 16, 16, 16],
-        &[1, 16, 16, 16],
-        "<f8",
-        8,
+        &Geometry {
+            shape: &[8, 16, 16, 16],
+            chunks: &[2, 16, 16, 16],
+            blocks: &[1, 16, 16, 16],
+            dtype: "<f8",
+        },
         &cb.to_msgpack(),
         &Settings::default(),
     );

@@ -95,11 +95,12 @@ fn several_codebooks_in_use_at_once_from_several_threads() {
         .map(|cb| {
             round_trip(
                 &faces,
-                &[400, 64, 64],
-                &[16, 64, 64],
-                &[1, 64, 64],
-                "<f4",
-                4,
+                &Geometry {
+                    shape: &[400, 64, 64],
+                    chunks: &[16, 64, 64],
+                    blocks: &[1, 64, 64],
+                    dtype: "<f4",
+                },
                 cb,
                 &Settings::default(),
             )
@@ -122,11 +123,12 @@ fn several_codebooks_in_use_at_once_from_several_threads() {
                     for _ in 0..3 {
                         last = round_trip(
                             faces,
-                            &[400, 64, 64],
-                            &[16, 64, 64],
-                            &[1, 64, 64],
-                            "<f4",
-                            4,
+                            &Geometry {
+                                shape: &[400, 64, 64],
+                                chunks: &[16, 64, 64],
+                                blocks: &[1, 64, 64],
+                                dtype: "<f4",
+                            },
                             cb,
                             &s,
                         )
@@ -153,11 +155,12 @@ fn the_codebook_cache_stays_bounded() {
         let cb = codebook(100 + seed, 4);
         round_trip(
             &faces,
-            &[8, 64, 64],
-            &[8, 64, 64],
-            &[1, 64, 64],
-            "<f4",
-            4,
+            &Geometry {
+                shape: &[8, 64, 64],
+                chunks: &[8, 64, 64],
+                blocks: &[1, 64, 64],
+                dtype: "<f4",
+            },
             &cb,
             &Settings::default(),
         );

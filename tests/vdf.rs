@@ -79,11 +79,12 @@ fn compress(cb: &Codebook, nthreads: i16) -> (Vec<Vec<u8>>, Vec<f64>) {
     };
     let (arr, out) = round_trip(
         &f64_bytes(test_set()),
-        &SHAPE,
-        &CHUNKS,
-        &BLOCKS,
-        "<f8",
-        8,
+        &Geometry {
+            shape: &SHAPE,
+            chunks: &CHUNKS,
+            blocks: &BLOCKS,
+            dtype: "<f8",
+        },
         &cb.to_msgpack(),
         &settings,
     );

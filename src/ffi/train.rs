@@ -158,7 +158,17 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
         let v = v.into();
         T::try_from(v).map_err(|_| Error::param(name, format!("{v} {rule}")))
     }
-    let positive = "must be positive";
+    // Counts that must be positive are refused as such here, under their C names (the
+    // kinds' own checks would name their Rust parameters).
+    fn positive<T: TryFrom<i64>>(v: impl Into<i64>, name: &'static str) -> Result<T> {
+        let v = v.into();
+        if v > 0 {
+            field(v, name, "must be positive")
+        } else {
+            Err(Error::param(name, format!("{v} must be positive")))
+        }
+    }
+    let positive_rule = "must be positive";
     let tile_ndim: usize = field(p.tile_ndim, "tile_ndim", "outside 1..=3")?;
     if !(1..=crate::codebook::MAX_TILE_DIMS).contains(&tile_ndim) {
         return Err(Error::param(
@@ -168,12 +178,7 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
     }
     let tile_shape = p.tile_shape[..tile_ndim]
         .iter()
-        .map(|&t| {
-            field::<usize>(t, "tile_shape", positive).and_then(|t| match t {
-                0 => Err(Error::param("tile_shape", "0 must be positive")),
-                t => Ok(t),
-            })
-        })
+        .map(|&t| positive::<usize>(t, "tile_shape"))
         .collect::<Result<_>>()?;
     let metric = match p.metric {
         BLOSC2_VQ_METRIC_EUCLIDEAN => Metric::Euclidean,
@@ -193,11 +198,11 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
     };
     Ok(TrainOptions {
         kind: kind_from_c(p.model)?,
-        n_prototypes: field(p.n_prototypes, "n_prototypes", positive)?,
+        n_prototypes: positive(p.n_prototypes, "n_prototypes")?,
         tile_shape,
-        n_samples: field(p.n_samples, "n_samples", positive)?,
+        n_samples: field(p.n_samples, "n_samples", positive_rule)?,
         seed: p.seed,
-        max_iter: field(p.max_iter, "max_iter", positive)?,
+        max_iter: positive(p.max_iter, "max_iter")?,
         tol: p.tol,
         weight_bits: field(p.weight_bits, "weight_bits", "outside 1..=8")?,
         kept_weights: field(p.kept_weights, "kept_weights", "must be >= 0")?,
@@ -210,8 +215,8 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
         },
         fuzzifier: p.fuzzifier,
         metric,
-        n_init: field(p.n_init, "n_init", positive)?,
-        n_stages: field(p.n_stages, "n_stages", positive)?,
+        n_init: positive(p.n_init, "n_init")?,
+        n_stages: positive(p.n_stages, "n_stages")?,
         mean_bits: field(p.mean_bits, "mean_bits", "outside 0..=12")?,
         beam: field(p.beam, "beam", "outside 1..=64")?,
         scalar_method,

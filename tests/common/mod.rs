@@ -99,21 +99,17 @@ pub fn plain_schunk(
 /// decompresses; returns the array and the decompressed bytes.
 pub fn round_trip(
     data: &[u8],
-    shape: &[i64],
-    chunks: &[i32],
-    blocks: &[i32],
-    dtype: &str,
-    typesize: i32,
+    geometry: &Geometry<'_>,
     codebook: &[u8],
     settings: &Settings,
 ) -> (Array, Vec<u8>) {
     let arr = compress_b2nd(
         data,
-        shape,
-        chunks,
-        blocks,
-        dtype,
-        typesize,
+        geometry.shape,
+        geometry.chunks,
+        geometry.blocks,
+        geometry.dtype,
+        geometry.typesize(),
         &[("vq", codebook)],
         settings,
     )
@@ -122,6 +118,24 @@ pub fn round_trip(
         .decompress()
         .unwrap_or_else(|rc| panic!("decompression failed ({rc}): {}", last_error()));
     (arr, out)
+}
+
+/// The shape, chunks, blocks and NumPy dtype of an array to compress.
+pub struct Geometry<'a> {
+    pub shape: &'a [i64],
+    pub chunks: &'a [i32],
+    pub blocks: &'a [i32],
+    /// NumPy's dtype string (`<f4`, `<f8`, `<f2`, `|u1`, `<u2`).
+    pub dtype: &'a str,
+}
+
+impl Geometry<'_> {
+    /// Bytes per item, from the dtype string's size digits.
+    pub fn typesize(&self) -> i32 {
+        self.dtype[2..]
+            .parse()
+            .unwrap_or_else(|_| panic!("dtype {} has no size", self.dtype))
+    }
 }
 
 /// The last error message of the codec on this thread.
