@@ -70,7 +70,8 @@ pub enum MetricArg {
 }
 
 /// The training flags. Every flag left out takes the library's default for the model (the
-/// same as the C API's `blosc2_vq_train_params_init` and Python's `blosc2_vq.train`).
+/// same as the C API's `blosc2_vq_train_params_init` and Python's `blosc2_vq.train`); `train
+/// --help` lists them, read from the library.
 #[derive(clap::Args, Clone, Debug)]
 pub struct TrainArgs {
     /// The model: aa (Archetypal Analysis), cmeans (Fuzzy C-Means), kmeans, residual (--stages
@@ -78,57 +79,57 @@ pub struct TrainArgs {
     #[arg(long, default_value = "aa", value_parser = parse_kind)]
     pub model: Kind,
     /// Number of prototypes (codewords for kmeans, codewords per stage for residual)
-    /// [default: 36; 256 for residual].
+    ///.
     #[arg(long)]
     pub prototypes: Option<usize>,
-    /// Stages (residual) [default: 2].
+    /// Stages (residual).
     #[arg(long)]
     pub stages: Option<usize>,
-    /// Bits of the tile mean removed before the first stage; 0 = none (residual) [default: 0].
+    /// Bits of the tile mean removed before the first stage; 0 = none (residual).
     #[arg(long)]
     pub mean_bits: Option<u8>,
     /// Candidate paths the encoder keeps from stage to stage; 1 = greedy (residual)
-    /// [default: 4].
+    ///.
     #[arg(long)]
     pub beam: Option<u32>,
-    /// How levels are placed (scalar) [default: lloyd-max].
+    /// How levels are placed (scalar).
     #[arg(long, value_enum)]
     pub scalar_method: Option<ScalarMethodArg>,
-    /// Bits per value: 2^bits levels (scalar) [default: 4].
+    /// Bits per value: 2^bits levels (scalar).
     #[arg(long)]
     pub scalar_bits: Option<u8>,
-    /// Keep only the largest N weights of each tile (aa, cmeans); 0 keeps all [default: 0].
+    /// Keep only the largest N weights of each tile (aa, cmeans); 0 keeps all.
     #[arg(long)]
     pub kept_weights: Option<u32>,
     /// Code log10(max(value, FLOOR)) instead of the values (for data spanning many decades;
     /// values at or below the floor decode as 0).
     #[arg(long)]
     pub log10_floor: Option<f64>,
-    /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes) [default: 4x4].
+    /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
     #[arg(long, value_parser = parse_shape)]
     pub tile: Option<Shape>,
-    /// Random training tiles [default: 1000].
+    /// Random training tiles.
     #[arg(long)]
     pub samples: Option<usize>,
-    /// Seed for tile sampling and initialization [default: 0].
+    /// Seed for tile sampling and initialization.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Fuzzifier m > 1 (cmeans) [default: 2].
+    /// Fuzzifier m > 1 (cmeans).
     #[arg(long)]
     pub fuzzifier: Option<f64>,
-    /// Distance (cmeans) [default: cosine].
+    /// Distance (cmeans).
     #[arg(long, value_enum)]
     pub metric: Option<MetricArg>,
-    /// Restarts, the best kept (aa) [default: 1].
+    /// Restarts, the best kept (aa).
     #[arg(long)]
     pub n_init: Option<u32>,
-    /// Iteration limit [default: the model's: 100; 1000 for scalar].
+    /// Iteration limit.
     #[arg(long)]
     pub max_iter: Option<u32>,
-    /// Convergence tolerance [default: the model's: 1e-6; 1e-4 for residual].
+    /// Convergence tolerance.
     #[arg(long)]
     pub tol: Option<f64>,
-    /// Bits per quantized weight, 1 to 8 (aa, cmeans) [default: 8].
+    /// Bits per quantized weight, 1 to 8 (aa, cmeans).
     #[arg(long)]
     pub weight_bits: Option<u8>,
 }
@@ -468,6 +469,10 @@ fn run(cli: Cli) -> CliResult<()> {
 
 fn describe_codebook(cb: &Codebook) -> String {
     let mut extras = String::new();
+    // Only weights have a bit depth; index kinds' widths follow from their codeword counts.
+    if cb.kind().has_weights() {
+        extras += &format!(", {}-bit weights", cb.weight_bits());
+    }
     if cb.kept_weights() > 0 {
         extras += &format!(", {} weights kept per tile", cb.kept_weights());
     }
@@ -475,12 +480,11 @@ fn describe_codebook(cb: &Codebook) -> String {
         extras += &format!(", log10 transform (floor {floor:e})");
     }
     format!(
-        "codebook v{}: {:?}, {} prototypes, tile {:?}, {}-bit weights{extras}, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",
+        "codebook v{}: {:?}, {} prototypes, tile {:?}{extras}, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",
         cb.format_version(),
         cb.model(),
         cb.n_prototypes(),
         cb.tile_shape(),
-        cb.weight_bits(),
         cb.fingerprint(),
         cb.training().n_samples,
         cb.training().seed,
@@ -532,8 +536,34 @@ fn info(file: &Path) -> CliResult<()> {
     Ok(())
 }
 
+/// The library's training defaults, for `train --help`: read from it, never restated.
+fn defaults_help() -> String {
+    let mut help = String::from("Defaults (the library's; the C API and Python use the same):\n");
+    let o = TrainOptions::defaults(Kind::Archetypal);
+    let tile: Vec<String> = o.tile_shape.iter().map(|t| t.to_string()).collect();
+    help += &format!(
+        "  every model: --tile {} --samples {} --seed {} --weight-bits {} --kept-weights {}\n",
+        tile.join("x"),
+        o.n_samples,
+        o.seed,
+        o.weight_bits,
+        o.kept_weights
+    );
+    for kind in Kind::ALL {
+        help += &format!(
+            "  {:<9} {:?}\n",
+            format!("{}:", kind.short_name()),
+            TrainOptions::defaults(kind).model_params()
+        );
+    }
+    help
+}
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommand("train", |c| c.after_help(defaults_help()));
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("blosc2-vq: error: {message}");

@@ -19,20 +19,26 @@ pub struct PreparedCodebook {
 impl PreparedCodebook {
     /// Parses, validates and prepares codebook bytes (see [`Codebook::from_msgpack`]).
     pub fn from_msgpack(bytes: &[u8]) -> Result<Self> {
-        Self::new(Codebook::from_msgpack(bytes)?)
+        // Loading validated it already.
+        Ok(Self::prepare(Codebook::from_msgpack(bytes)?))
     }
 
     /// Validates and prepares a codebook.
     pub fn new(codebook: Codebook) -> Result<Self> {
         codebook.validate()?;
+        Ok(Self::prepare(codebook))
+    }
+
+    /// Prepares a validated codebook.
+    fn prepare(codebook: Codebook) -> Self {
         let basis = Basis::new(&codebook);
         let coder = codebook.kind().room().prepare(&codebook, &basis);
-        Ok(PreparedCodebook {
+        PreparedCodebook {
             fingerprint32: codebook.fingerprint() as u32,
             codebook,
             basis,
             coder,
-        })
+        }
     }
 
     /// The codebook itself.

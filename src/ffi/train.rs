@@ -169,13 +169,16 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
         }
     }
     let positive_rule = "must be positive";
-    let tile_ndim: usize = field(p.tile_ndim, "tile_ndim", "outside 1..=3")?;
-    if !(1..=crate::codebook::MAX_TILE_DIMS).contains(&tile_ndim) {
-        return Err(Error::param(
-            "tile_ndim",
-            format!("{tile_ndim} outside 1..={}", crate::codebook::MAX_TILE_DIMS),
-        ));
-    }
+    let max_dims = crate::codebook::MAX_TILE_DIMS;
+    let tile_ndim = usize::try_from(p.tile_ndim)
+        .ok()
+        .filter(|n| (1..=max_dims).contains(n))
+        .ok_or_else(|| {
+            Error::param(
+                "tile_ndim",
+                format!("{} outside 1..={max_dims}", p.tile_ndim),
+            )
+        })?;
     let tile_shape = p.tile_shape[..tile_ndim]
         .iter()
         .map(|&t| positive::<usize>(t, "tile_shape"))

@@ -30,7 +30,7 @@ pub(crate) mod weight_codes;
 
 pub use options::TrainOptions;
 
-use crate::codebook::{Codebook, ModelKind, TrainingInfo};
+use crate::codebook::{Codebook, ModelKind};
 use crate::error::Result;
 use crate::train::{ModelParams, Progress};
 
@@ -155,8 +155,12 @@ pub(crate) struct Fitted {
     pub model: ModelKind,
     /// The prototypes in standardized space, row-major.
     pub prototypes: Vec<f64>,
-    /// How the fit went (`n_samples` is filled in by the caller).
-    pub training: TrainingInfo,
+    /// Restarts run (the best kept).
+    pub n_init: u32,
+    /// Iterations run by the kept fit.
+    pub iterations: u32,
+    /// The kept fit's final loss.
+    pub loss: f64,
 }
 
 /// A kind's training parameters, as [`CodebookParams`](crate::train::CodebookParams) uses
@@ -170,18 +174,15 @@ pub(crate) trait KindParams {
     }
     /// Iterations a fit may run at most (for progress bars).
     fn max_iterations(&self) -> u64;
+    /// The model's seed (`None` for a model that draws nothing at random: the codebook then
+    /// records the sampling seed), iteration limit and tolerance, for the training record.
+    fn stopping(&self) -> (Option<u64>, u32, f64);
     /// Whether the kind codes single values (1-value tiles, identity scaler).
     fn codes_single_values(&self) -> bool {
         false
     }
-    /// Fits standardized samples `x` (`n × p`); `sampling_seed` is the tile sampling's seed.
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        sampling_seed: u64,
-        observe: &mut dyn FnMut(Progress),
-    ) -> Result<Fitted>;
+    /// Fits standardized samples `x` (`n × p`).
+    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted>;
 }
 
 /// The prepared form of one kind: codes standardized tiles into a payload and back.

@@ -27,9 +27,10 @@ impl TileGrid {
     /// codebook suits a full block is [`check_tile_fits`]'s question.
     pub fn new(block_shape: &[usize], tile_shape: &[usize]) -> Result<Self> {
         let t = tile_shape.len();
-        if t == 0 || t > 3 {
+        if t == 0 || t > crate::codebook::MAX_TILE_DIMS {
             return Err(Error::InvalidGeometry(format!(
-                "tile shape {tile_shape:?} must have 1 to 3 dimensions"
+                "tile shape {tile_shape:?} must have 1 to {} dimensions",
+                crate::codebook::MAX_TILE_DIMS
             )));
         }
         if block_shape.len() < t {

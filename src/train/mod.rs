@@ -14,7 +14,7 @@ pub use crate::kinds::{Kind, TrainOptions};
 pub use crate::weights::Metric;
 pub use sampling::sample_tiles;
 
-use crate::codebook::{Codebook, Scaler, Transform};
+use crate::codebook::{Codebook, Scaler, TrainingInfo, Transform};
 use crate::error::{Error, Result};
 use crate::kinds::weight_codes::check_weight_bits;
 use crate::kinds::KindParams;
@@ -291,9 +291,17 @@ impl CodebookParams {
             Scaler::fit(&x, p)
         };
         scaler.transform(&mut x);
-        let fitted = kind.fit(&x, p, self.seed, observe)?;
-        let mut training = fitted.training;
-        training.n_samples = n as u64;
+        let fitted = kind.fit(&x, p, observe)?;
+        let (seed, max_iter, tol) = kind.stopping();
+        let training = TrainingInfo {
+            n_samples: n as u64,
+            seed: seed.unwrap_or(self.seed),
+            max_iter,
+            tol,
+            n_init: fitted.n_init,
+            iterations: fitted.iterations,
+            loss: fitted.loss,
+        };
         Codebook::new(
             fitted.model,
             training,

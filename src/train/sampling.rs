@@ -17,13 +17,9 @@ pub fn sample_tiles(
     n_samples: usize,
     seed: u64,
 ) -> Result<(Vec<f64>, usize)> {
+    crate::codebook::check_tile_shape(tile_shape)
+        .map_err(|reason| Error::param("tile_shape", reason))?;
     let t = tile_shape.len();
-    if t == 0 || t > 3 || tile_shape.contains(&0) {
-        return Err(Error::param(
-            "tile_shape",
-            format!("{tile_shape:?}: 1 to 3 positive sides"),
-        ));
-    }
     let shape = data.shape();
     if shape.len() < t {
         return Err(Error::InvalidData(format!(

@@ -8,7 +8,7 @@ pub use fit::{Archetypal, ArchetypalParams};
 
 use super::weight_codes::{Weigher, WeightCoder};
 use super::{Basis, Coder, Fitted, KindParams, Names, Room, TrainOptions};
-use crate::codebook::{Codebook, ModelKind, TrainingInfo, MAX_PROTOTYPES};
+use crate::codebook::{Codebook, ModelKind, MAX_PROTOTYPES};
 use crate::error::Result;
 use crate::train::{ModelParams, Progress};
 use crate::weights::{SimplexSolver, SimplexWorkspace};
@@ -116,26 +116,18 @@ impl KindParams for ArchetypalParams {
         u64::from(self.get_max_iter()) * u64::from(self.get_n_init())
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        _sampling_seed: u64,
-        observe: &mut dyn FnMut(Progress),
-    ) -> Result<Fitted> {
+    fn stopping(&self) -> (Option<u64>, u32, f64) {
+        (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
+    }
+
+    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         Ok(Fitted {
             model: ModelKind::Archetypal,
             prototypes: fit.archetypes().to_vec(),
-            training: TrainingInfo {
-                seed: self.get_seed(),
-                max_iter: self.get_max_iter(),
-                tol: self.get_tol(),
-                n_init: self.get_n_init(),
-                iterations: fit.iterations(),
-                loss: fit.loss(),
-                ..TrainingInfo::default()
-            },
+            n_init: self.get_n_init(),
+            iterations: fit.iterations(),
+            loss: fit.loss(),
         })
     }
 }

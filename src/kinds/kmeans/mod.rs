@@ -11,7 +11,7 @@ use super::{
     CodeScratch, Coder, Fitted, KindParams, Names, Room, TrainOptions,
 };
 use crate::block::bitpack::{pack, unpack};
-use crate::codebook::{Codebook, ModelKind, TrainingInfo, MAX_PROTOTYPES};
+use crate::codebook::{Codebook, ModelKind, MAX_PROTOTYPES};
 use crate::error::Result;
 use crate::train::{Metric, ModelParams, Progress};
 use crate::weights::Memberships;
@@ -191,26 +191,18 @@ impl KindParams for KMeansParams {
         u64::from(self.get_max_iter())
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        _sampling_seed: u64,
-        observe: &mut dyn FnMut(Progress),
-    ) -> Result<Fitted> {
+    fn stopping(&self) -> (Option<u64>, u32, f64) {
+        (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
+    }
+
+    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         Ok(Fitted {
             model: ModelKind::KMeans,
             prototypes: fit.centers().to_vec(),
-            training: TrainingInfo {
-                seed: self.get_seed(),
-                max_iter: self.get_max_iter(),
-                tol: self.get_tol(),
-                n_init: 1,
-                iterations: fit.iterations(),
-                loss: fit.loss(),
-                ..TrainingInfo::default()
-            },
+            n_init: 1,
+            iterations: fit.iterations(),
+            loss: fit.loss(),
         })
     }
 }

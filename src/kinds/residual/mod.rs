@@ -14,7 +14,7 @@ use super::{
     CodeScratch, Coder, Fitted, KindParams, Names, Room, TrainOptions,
 };
 use crate::block::bitpack::{pack, packed_len, unpack};
-use crate::codebook::{Codebook, ModelKind, TrainingInfo};
+use crate::codebook::{Codebook, ModelKind};
 use crate::error::{Error, Result};
 use crate::train::{ModelParams, Progress};
 use stages::ResidualStages;
@@ -306,13 +306,11 @@ impl KindParams for ResidualParams {
         u64::from(self.get_max_iter()) * self.n_stages() as u64
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        _sampling_seed: u64,
-        observe: &mut dyn FnMut(Progress),
-    ) -> Result<Fitted> {
+    fn stopping(&self) -> (Option<u64>, u32, f64) {
+        (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
+    }
+
+    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         let mean = fit.mean_quantizer();
         Ok(Fitted {
@@ -324,15 +322,9 @@ impl KindParams for ResidualParams {
                 beam: self.get_beam(),
             },
             prototypes: fit.codewords().to_vec(),
-            training: TrainingInfo {
-                seed: self.get_seed(),
-                max_iter: self.get_max_iter(),
-                tol: self.get_tol(),
-                n_init: 1,
-                iterations: fit.iterations(),
-                loss: fit.loss(),
-                ..TrainingInfo::default()
-            },
+            n_init: 1,
+            iterations: fit.iterations(),
+            loss: fit.loss(),
         })
     }
 }

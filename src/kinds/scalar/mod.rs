@@ -12,7 +12,7 @@ use super::{
     CodeScratch, Coder, Fitted, KindParams, Names, Room, TrainOptions,
 };
 use crate::block::bitpack::{pack, unpack};
-use crate::codebook::{Codebook, ModelKind, ScalarMethod, TrainingInfo};
+use crate::codebook::{Codebook, ModelKind, ScalarMethod};
 use crate::error::{Error, Result};
 use crate::train::{ModelParams, Progress};
 use levels::ScalarLevels;
@@ -159,17 +159,16 @@ impl KindParams for ScalarParams {
         u64::from(self.get_max_iter())
     }
 
+    fn stopping(&self) -> (Option<u64>, u32, f64) {
+        // The quantizer draws nothing at random: the codebook records the sampling seed.
+        (None, self.get_max_iter(), self.get_tol())
+    }
+
     fn codes_single_values(&self) -> bool {
         true
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        _p: usize,
-        sampling_seed: u64,
-        observe: &mut dyn FnMut(Progress),
-    ) -> Result<Fitted> {
+    fn fit(&self, x: &[f64], _p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
         let fit = ScalarParams::fit(self, x)?;
         observe(Progress {
             run: 0,
@@ -181,16 +180,9 @@ impl KindParams for ScalarParams {
                 method: self.get_method(),
             },
             prototypes: fit.levels().to_vec(),
-            training: TrainingInfo {
-                // The quantizer draws nothing at random: the seed is the sampling's.
-                seed: sampling_seed,
-                max_iter: self.get_max_iter(),
-                tol: self.get_tol(),
-                n_init: 1,
-                iterations: fit.iterations(),
-                loss: fit.loss(),
-                ..TrainingInfo::default()
-            },
+            n_init: 1,
+            iterations: fit.iterations(),
+            loss: fit.loss(),
         })
     }
 }
