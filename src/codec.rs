@@ -6,6 +6,9 @@
 //! - The decoder returns exactly the block size, or an error.
 //! - `codec_meta` (stored by c-blosc2 with every chunk): 0 uses the codebook's weight bits;
 //!   1 to 8 override them for this encoding (the decoder reads the bits from each block).
+//! - `codec_params` (C callers; not stored): a `blosc2_vq_codec_params` whose `max_error`
+//!   overrides the codebook's error bound for this compression (each block records its
+//!   bound, so decoding needs nothing).
 #![forbid(unsafe_code)]
 
 use crate::block::{decode_block, encode_block, Encoded};
@@ -31,6 +34,9 @@ pub struct EncodeCall<'a> {
     pub input: &'a [u8],
     /// `codec_meta` from the compression parameters.
     pub codec_meta: u8,
+    /// An error bound for this compression (`blosc2_vq_codec_params` in
+    /// `cparams.codec_params`), overriding the codebook's.
+    pub max_error: Option<f64>,
     /// The context's typesize.
     pub typesize: usize,
     /// The context's (full) block size in bytes.
@@ -96,7 +102,7 @@ pub fn encode(call: &EncodeCall<'_>, output: &mut [u8]) -> Result<usize> {
             ))
         }
     };
-    match encode_block(&cb, &layout, call.input, bits, output)? {
+    match encode_block(&cb, &layout, call.input, bits, call.max_error, output)? {
         Encoded::Packed(n) if n < call.input.len() => Ok(n),
         // Not smaller than the input, too big for the buffer, or not representable:
         // c-blosc2 stores the block as it is, losing nothing.

@@ -97,7 +97,7 @@ proptest! {
         let values: Vec<u8> = (0..n).flat_map(|i| ((i % 17) as f32).to_ne_bytes()).collect();
         let layout = BlockLayout { shape, dtype: Dtype::Float32 };
         let mut packed = vec![0u8; values.len() * 2 + 64];
-        let encoded = blosc2_vq::block::encode_block(&prepared, &layout, &values, None, &mut packed).unwrap();
+        let encoded = blosc2_vq::block::encode_block(&prepared, &layout, &values, None, None, &mut packed).unwrap();
         let inputs: Vec<&[u8]> = match encoded {
             blosc2_vq::block::Encoded::Packed(len) => vec![&packed[..len], &garbage],
             _ => vec![&garbage],

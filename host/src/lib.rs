@@ -72,6 +72,8 @@ pub struct Settings {
     pub clevel: u8,
     /// Write a persistent frame there instead of keeping the array in memory.
     pub urlpath: Option<String>,
+    /// `cparams.codec_params` (e.g. a `blosc2_vq_codec_params`; it must outlive the call).
+    pub codec_params: *mut std::ffi::c_void,
 }
 
 impl Default for Settings {
@@ -85,6 +87,7 @@ impl Default for Settings {
             codec: VQ_ID,
             clevel: 5,
             urlpath: None,
+            codec_params: std::ptr::null_mut(),
         }
     }
 }
@@ -100,6 +103,7 @@ fn cparams(typesize: i32, s: &Settings) -> sys::blosc2_cparams {
     cp.splitmode = s.splitmode;
     cp.filters = s.filters;
     cp.filters_meta = s.filters_meta;
+    cp.codec_params = s.codec_params;
     cp
 }
 

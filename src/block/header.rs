@@ -1,6 +1,10 @@
 //! The small header in front of every compressed block.
 //!
-//! Format 2 (written by this build):
+//! Format 3 (written by this build for error-bounded blocks): format 2's layout with version
+//! byte 3, followed after the shape by the bound, float64 little-endian (8 bytes). Its
+//! payload is `block::bounded`'s, never LZ4-compressed (flags 0).
+//!
+//! Format 2 (written by this build for fixed-rate blocks):
 //!
 //! ```text
 //! byte 0      format version (2)
@@ -37,14 +41,16 @@ use crate::error::{Error, Result};
 use crate::tiles::geometry::MAX_DIMS;
 use crate::tiles::Dtype;
 
-/// The block format this build writes and reads.
+/// The block format this build writes for fixed-rate blocks (and reads).
 pub const BLOCK_FORMAT_VERSION: u8 = 2;
+/// The block format of error-bounded blocks, the newest this build reads.
+pub const BOUNDED_BLOCK_FORMAT_VERSION: u8 = 3;
 
 /// Flag: the payload is stored as is (LZ4 would not have made it smaller).
 pub const FLAG_RAW_PAYLOAD: u8 = 1;
 
 /// A parsed block header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BlockHeader {
     /// Block format version.
     pub version: u8,
@@ -62,6 +68,8 @@ pub struct BlockHeader {
     pub flags: u8,
     /// The coded shape.
     pub shape: Vec<usize>,
+    /// The error bound (format 3 only).
+    pub max_error: Option<f64>,
 }
 
 fn dtype_code(d: Dtype) -> u8 {
@@ -96,11 +104,17 @@ impl BlockHeader {
         if self.version == 1 {
             return Self::len_for(self.shape.len());
         }
-        14 + self
-            .shape
-            .iter()
-            .map(|&d| varint_len(d as u64))
-            .sum::<usize>()
+        let bound = if self.version == BOUNDED_BLOCK_FORMAT_VERSION {
+            8
+        } else {
+            0
+        };
+        14 + bound
+            + self
+                .shape
+                .iter()
+                .map(|&d| varint_len(d as u64))
+                .sum::<usize>()
     }
 
     /// Writes the header into the front of `out`; returns its length, or `None` if `out` is
@@ -147,6 +161,9 @@ impl BlockHeader {
                     break;
                 }
             }
+        }
+        if self.version == BOUNDED_BLOCK_FORMAT_VERSION {
+            out[pos..pos + 8].copy_from_slice(&self.max_error.unwrap_or(0.0).to_le_bytes());
         }
         Some(len)
     }
@@ -198,9 +215,27 @@ impl BlockHeader {
             }
             shape.push(v as usize);
         }
+        let version = fixed[0];
+        let max_error = if version == BOUNDED_BLOCK_FORMAT_VERSION {
+            let b = input.get(pos..pos + 8).ok_or_else(truncated)?;
+            pos += 8;
+            let e = f64::from_le_bytes(b.try_into().expect("8 bytes"));
+            crate::codebook::check_max_error(e)
+                .map_err(|_| Error::CorruptBlock(format!("error bound {e:e}")))?;
+            if fixed[4] != 0 {
+                return Err(Error::CorruptBlock(format!(
+                    "flags {:#04x} on an error-bounded block",
+                    fixed[4]
+                )));
+            }
+            Some(e)
+        } else {
+            None
+        };
         Ok((
             BlockHeader {
-                version: 2,
+                version,
+                max_error,
                 model: fixed[1],
                 weight_bits: fixed[2],
                 dtype,
@@ -223,13 +258,13 @@ impl BlockHeader {
         };
         let fixed = input.get(..13).ok_or_else(truncated)?;
         let version = fixed[0];
-        if version == 0 || version > BLOCK_FORMAT_VERSION {
+        if version == 0 || version > BOUNDED_BLOCK_FORMAT_VERSION {
             return Err(Error::UnsupportedVersion {
                 found: u32::from(version),
-                supported: u32::from(BLOCK_FORMAT_VERSION),
+                supported: u32::from(BOUNDED_BLOCK_FORMAT_VERSION),
             });
         }
-        if version == 2 {
+        if version >= 2 {
             return Self::read_v2(input);
         }
         let dtype = dtype_from_code(fixed[3])
@@ -262,6 +297,7 @@ impl BlockHeader {
                 checksum: u32::from_le_bytes([fixed[8], fixed[9], fixed[10], fixed[11]]),
                 flags: 0,
                 shape,
+                max_error: None,
             },
             len,
         ))
@@ -298,6 +334,7 @@ mod tests {
                 checksum: 7,
                 flags: 0,
                 shape: vec![1, 64, 300, 70000],
+                max_error: None,
             };
             let mut buf = [0u8; 40];
             let n = h.write(&mut buf).unwrap();
@@ -321,6 +358,7 @@ mod tests {
             fingerprint32: 0xdead_beef,
             checksum: 7,
             shape: vec![64, 64],
+            max_error: None,
         };
         let mut buf = [0u8; 32];
         let n = h.write(&mut buf).unwrap();

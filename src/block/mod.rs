@@ -3,9 +3,13 @@
 #![forbid(unsafe_code)]
 
 pub mod bitpack;
+mod bounded;
 pub mod header;
 
-pub use header::{payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION, FLAG_RAW_PAYLOAD};
+pub use header::{
+    payload_checksum, BlockHeader, BLOCK_FORMAT_VERSION, BOUNDED_BLOCK_FORMAT_VERSION,
+    FLAG_RAW_PAYLOAD,
+};
 
 use crate::codebook::PreparedCodebook;
 use crate::error::{Error, Result};
@@ -24,6 +28,14 @@ struct Scratch {
     levels: Vec<u8>,
     packed: Vec<u8>,
     codes: CodeScratch,
+    // Error-bounded blocks (`bounded`).
+    exact: Vec<f64>,
+    exact_tiles: Vec<f64>,
+    tile_codes: Vec<crate::kinds::residual::TileCode>,
+    modes: Vec<u32>,
+    tile_ids: Vec<u32>,
+    tile_of: Vec<u32>,
+    corrections: Vec<u32>,
 }
 
 thread_local! {
@@ -55,16 +67,32 @@ pub enum Encoded {
 ///
 /// `layout` is the full block's shape and dtype; `input` may be shorter (c-blosc2's last
 /// block of a chunk), in which case the leading dimension shrinks. `weight_bits` overrides
-/// the codebook's bit depth when given (weight codebooks only).
+/// the codebook's bit depth when given (weight codebooks only). `max_error` overrides the
+/// codebook's error bound when given (residual codebooks only); with a bound from either,
+/// the block is error-bounded (format 3, see `block::bounded`).
 pub fn encode_block(
     cb: &PreparedCodebook,
     layout: &BlockLayout,
     input: &[u8],
     weight_bits: Option<u8>,
+    max_error: Option<f64>,
     output: &mut [u8],
 ) -> Result<Encoded> {
     let dtype = layout.dtype;
     let kind = cb.codebook.kind();
+    if let Some(e) = max_error {
+        crate::codebook::check_max_error(e)?;
+    }
+    let max_error = max_error.or(cb.codebook.max_error());
+    if max_error.is_some() && cb.coder.adaptive().is_none() {
+        return Err(Error::param(
+            "max_error",
+            format!(
+                "error-bounded coding needs a residual codebook, not a {} one",
+                kind.name()
+            ),
+        ));
+    }
     if weight_bits.is_some() && !kind.has_weights() {
         return Err(Error::param(
             "codec_meta",
@@ -99,6 +127,40 @@ pub fn encode_block(
         layout.partial_shape(n)
     };
     let grid = TileGrid::new(&shape, cb.tile_shape())?;
+    if let (Some(e), Some(stages)) = (max_error, cb.coder.adaptive()) {
+        return with_scratch(|scratch| {
+            let mut payload = std::mem::take(&mut scratch.packed);
+            let done =
+                bounded::encode(cb, stages, &grid, dtype, n, input, e, scratch, &mut payload);
+            let result = done.map(|encoded| match encoded {
+                Encoded::Packed(len) => {
+                    let header = BlockHeader {
+                        version: BOUNDED_BLOCK_FORMAT_VERSION,
+                        model: kind.code(),
+                        weight_bits: bits,
+                        dtype,
+                        fingerprint32: cb.fingerprint32,
+                        checksum: payload_checksum(&payload[..len]),
+                        flags: 0,
+                        shape,
+                        max_error: Some(e),
+                    };
+                    let hlen = header.encoded_len();
+                    match output.get_mut(hlen..hlen + len) {
+                        Some(room) => {
+                            room.copy_from_slice(&payload[..len]);
+                            header.write(output).expect("room was checked above");
+                            Encoded::Packed(hlen + len)
+                        }
+                        None => Encoded::DoesNotFit,
+                    }
+                }
+                other => other,
+            });
+            scratch.packed = payload;
+            result
+        });
+    }
     with_scratch(|scratch| encode_tiles(cb, &grid, dtype, n, input, bits, shape, output, scratch))
 }
 
@@ -147,6 +209,7 @@ fn encode_tiles(
         checksum: 0,
         flags: 0,
         shape,
+        max_error: None,
     };
     // The payload goes after the header, whose length depends only on the shape.
     let hlen = header.encoded_len();
@@ -255,6 +318,18 @@ pub fn decode_block(
         });
     }
     cb.coder.check_header_bits(header.weight_bits)?;
+    if let Some(e) = header.max_error {
+        let stages = cb.coder.adaptive().ok_or_else(|| {
+            Error::CorruptBlock(format!(
+                "an error-bounded block for a {} codebook",
+                cb.codebook.kind().name()
+            ))
+        })?;
+        return with_scratch(|scratch| {
+            bounded::decode(cb, stages, &grid, dtype, e, payload, n, output, scratch)
+        })
+        .map(|()| output.len());
+    }
     let raw = header.flags & FLAG_RAW_PAYLOAD != 0;
     let packed_len = cb
         .coder
@@ -370,6 +445,7 @@ mod tests {
                 checksum: payload_checksum(&payload),
                 flags: 0,
                 shape: vec![1, i32::MAX as usize],
+                max_error: None,
             };
             let mut block = vec![0u8; header.encoded_len()];
             header.write(&mut block).unwrap();
@@ -414,6 +490,7 @@ mod tests {
             checksum: payload_checksum(payload),
             flags,
             shape: vec![2, 2],
+            max_error: None,
         };
         let mut block = vec![0u8; header.encoded_len()];
         header.write(&mut block).unwrap();

@@ -16,6 +16,7 @@
 pub mod cache;
 mod prepared;
 mod scaler;
+mod storage;
 mod transform;
 
 pub use crate::kinds::index_bits;
@@ -30,9 +31,10 @@ use crate::error::{Error, Result};
 use crate::kinds::Kind;
 use crate::weights::Metric;
 use serde::{Deserialize, Serialize};
+use storage::Prototypes;
 
 /// The newest codebook format this build writes and reads.
-pub const CODEBOOK_FORMAT_VERSION: u32 = 2;
+pub const CODEBOOK_FORMAT_VERSION: u32 = 3;
 /// Most prototypes a weight codebook (Fuzzy C-Means, Archetypal Analysis) or a k-means
 /// codebook may hold.
 pub const MAX_PROTOTYPES: usize = 1024;
@@ -177,8 +179,9 @@ pub struct Codebook {
     n_prototypes: u32,
     /// The per-value standardization applied to tiles.
     scaler: Scaler,
-    /// Prototypes in standardized space, `n_prototypes × tile values`, row-major.
-    prototypes: Vec<f64>,
+    /// Prototypes in standardized space, `n_prototypes × tile values`, row-major (float32
+    /// from format 3).
+    prototypes: Prototypes,
     /// Bits per quantized weight (1 to 8; weight codebooks only).
     weight_bits: u8,
     /// Sparse weights: how many of the largest weights of a tile are kept (renormalized to
@@ -188,6 +191,11 @@ pub struct Codebook {
     /// The value transform applied before tiling (and inverted after decoding).
     #[serde(default, skip_serializing_if = "Transform::is_identity")]
     transform: Transform,
+    /// The error bound blocks are coded to (residual codebooks; format 3): every decoded
+    /// value within this of the original, in data units, or in decades under a log10
+    /// transform. `None`: no bound (fixed-rate blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_error: Option<f64>,
     /// xxh3-64 of this codebook's MessagePack with `fingerprint = 0`.
     fingerprint: u64,
 }
@@ -211,10 +219,11 @@ impl Codebook {
             tile_shape,
             n_prototypes,
             scaler,
-            prototypes,
+            prototypes: Prototypes::float32(prototypes),
             weight_bits,
             kept_weights: 0,
             transform: Transform::Identity,
+            max_error: None,
             fingerprint: 0,
         };
         cb.validate()?;
@@ -255,7 +264,7 @@ impl Codebook {
                 *s = n_stages;
             }
             cb.n_prototypes = keep as u32;
-            cb.prototypes.truncate(keep * p);
+            cb.prototypes.values.truncate(keep * p);
         })
     }
 
@@ -273,6 +282,21 @@ impl Codebook {
                 *b = beam;
             }
         })
+    }
+
+    /// The same residual codebook with an error bound: its blocks are then coded adaptively
+    /// (each tile gets the stages it needs, what is left is quantized so that every decoded
+    /// value is within `max_error` of the original; see [`crate::block`]). `max_error` is in
+    /// data units, or in decades under a log10 transform (`log10(1.1)`: 10 %). No
+    /// retraining; the fingerprint changes.
+    pub fn with_max_error(self, max_error: f64) -> Result<Self> {
+        check_max_error(max_error)?;
+        self.resealed(|cb| cb.max_error = Some(max_error))
+    }
+
+    /// The same codebook without an error bound (fixed-rate blocks).
+    pub fn without_max_error(self) -> Result<Self> {
+        self.resealed(|cb| cb.max_error = None)
     }
 
     /// The same codebook with another weight bit depth (1 to 8).
@@ -334,7 +358,17 @@ impl Codebook {
 
     /// The prototypes in standardized space, `n_prototypes × n_features`, row-major.
     pub fn prototypes(&self) -> &[f64] {
-        &self.prototypes
+        &self.prototypes.values
+    }
+
+    /// Whether the prototypes are stored as float32 (format 3) rather than float64.
+    pub fn stores_float32(&self) -> bool {
+        self.prototypes.float32
+    }
+
+    /// The error bound its blocks are coded to, if any ([`Codebook::with_max_error`]).
+    pub fn max_error(&self) -> Option<f64> {
+        self.max_error
     }
 
     /// Bits per quantized weight (weight kinds).
@@ -434,13 +468,13 @@ impl Codebook {
         if k == 0 || k > max_k {
             return bad(format!("n_prototypes {k} outside 1..={max_k}"));
         }
-        if self.prototypes.len() != k * n_features {
+        if self.prototypes.values.len() != k * n_features {
             return bad(format!(
                 "{} prototype values for {k} prototypes of {n_features} values",
-                self.prototypes.len()
+                self.prototypes.values.len()
             ));
         }
-        if self.prototypes.iter().any(|v| !v.is_finite()) {
+        if self.prototypes.values.iter().any(|v| !v.is_finite()) {
             return bad("prototypes contain NaN or infinity".into());
         }
         self.scaler.validate(n_features)?;
@@ -474,6 +508,21 @@ impl Codebook {
             }
         }
         self.transform.validate()?;
+        if let Some(e) = self.max_error {
+            check_max_error(e).map_err(|err| Error::InvalidCodebook(err.to_string()))?;
+            if self.kind() != Kind::Residual {
+                return bad(format!(
+                    "max_error on a {} codebook: error-bounded coding needs a residual codebook",
+                    self.model.name()
+                ));
+            }
+        }
+        if self.format_version < 3 && (self.max_error.is_some() || self.prototypes.float32) {
+            return bad(format!(
+                "format {} cannot hold an error bound or float32 prototypes",
+                self.format_version
+            ));
+        }
         if self.format_version < 2
             && (self.kept_weights != 0
                 || !self.transform.is_identity()
@@ -502,7 +551,7 @@ impl Codebook {
             .iter()
             .zip(&self.scaler.scale)
             .all(|(&m, &s)| finite(m) && finite(s) && finite(1.0 / s) && (s as f32) > 0.0);
-        let prototypes_ok = self.prototypes.chunks_exact(p).all(|row| {
+        let prototypes_ok = self.prototypes.values.chunks_exact(p).all(|row| {
             row.iter()
                 .zip(self.scaler.mean.iter().zip(&self.scaler.scale))
                 .all(|(&z, (&m, &s))| finite(z) && finite(z * s) && finite(m + z * s))
@@ -514,6 +563,24 @@ impl Codebook {
                 "values out of float32 range: the codec computes in float32".into(),
             ))
         }
+    }
+}
+
+/// Checks an error bound: positive and finite, and such that twice it (the quantization step
+/// of what the stages leave) is a normal float32.
+pub fn check_max_error(max_error: f64) -> Result<()> {
+    let step = (2.0 * max_error) as f32;
+    if max_error.is_finite() && max_error > 0.0 && step.is_normal() && step.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::param(
+            "max_error",
+            format!(
+                "{max_error:e}: the error bound must be positive and finite, between {:e} and {:e}",
+                f32::MIN_POSITIVE,
+                f32::MAX / 4.0
+            ),
+        ))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading a codebook from C: what it holds and its arrays.
 
 use super::train::{metric_to_c, scalar_method_to_c};
-use super::{guard, len_from_c};
+use super::{guard, hand_over, len_from_c};
 use crate::codebook::{ModelKind, Transform};
 use crate::error::{Error, Result};
 use std::ffi::c_int;
@@ -48,6 +48,8 @@ pub struct blosc2_vq_codebook_info {
     pub log10_floor: f64,
     /// Residual VQ: the encoder's beam width; 1 for other models.
     pub beam: i32,
+    /// The error bound blocks are coded to, or 0 for fixed-rate blocks.
+    pub max_error: f64,
 }
 
 fn codebook_from_c(codebook: *const u8, len: i64) -> Result<crate::Codebook> {
@@ -122,6 +124,7 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
             kept_weights: cb.kept_weights() as i32,
             log10_floor,
             beam,
+            max_error: cb.max_error().unwrap_or(0.0),
         };
         // SAFETY: checked non-NULL; the caller passes a writable struct.
         unsafe { out.write(described) };
@@ -158,5 +161,39 @@ pub unsafe extern "C" fn blosc2_vq_codebook_arrays(
             }
         }
         Ok(0)
+    })
+}
+
+/// Re-seals a residual codebook with an error bound (no retraining): every value of the
+/// blocks it codes decodes within `max_error` of the original (in decades under its log10
+/// transform: `log10(1.1)` is 10 %). `max_error` 0 removes the bound (fixed-rate blocks).
+/// On success `*out` holds a new codebook of `*out_len` bytes, to free with
+/// `blosc2_vq_free`. Returns 0, or a negative code for a bad bound or codebook.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_with_max_error(
+    codebook: *const u8,
+    codebook_len: i64,
+    max_error: f64,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+) -> c_int {
+    guard("blosc2_vq_codebook_with_max_error", || {
+        if out.is_null() {
+            return Err(Error::NullPointer("out"));
+        }
+        if out_len.is_null() {
+            return Err(Error::NullPointer("out_len"));
+        }
+        let cb = codebook_from_c(codebook, codebook_len)?;
+        let cb = if max_error == 0.0 {
+            cb.without_max_error()?
+        } else {
+            cb.with_max_error(max_error)?
+        };
+        // SAFETY: both checked non-NULL; the caller passes writable locations.
+        unsafe { hand_over(&cb.to_msgpack(), out, out_len) }
     })
 }

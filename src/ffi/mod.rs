@@ -135,9 +135,12 @@ pub unsafe extern "C" fn blosc2_vq_encoder(
         let input = unsafe { std::slice::from_raw_parts(input, input_len) };
         // SAFETY: c-blosc2 guarantees output_len writable bytes at output, not aliasing input.
         let output = unsafe { std::slice::from_raw_parts_mut(output, output_len) };
+        // SAFETY: NULL or, by the codec_params contract, a blosc2_vq_codec_params.
+        let max_error = unsafe { codec_params_from_c(cp.codec_params) }?;
         let call = EncodeCall {
             input,
             codec_meta: meta,
+            max_error,
             typesize: len_from_c(cp.typesize.into(), "typesize")?,
             blocksize: len_from_c(cp.blocksize.into(), "blocksize")?,
             filters: cp.filters,
@@ -149,6 +152,76 @@ pub unsafe extern "C" fn blosc2_vq_encoder(
         let n = codec::encode(&call, output)?;
         Ok(n as c_int)
     })
+}
+
+/// Marks an initialized [`blosc2_vq_codec_params`] ("vq" and the struct's version).
+pub const BLOSC2_VQ_CODEC_PARAMS_MAGIC: u32 = 0x7671_0001;
+
+/// Settings of one compression with the vq codec, for C callers: fill with
+/// [`blosc2_vq_codec_params_init`] and point `blosc2_cparams.codec_params` at it (it must
+/// outlive the compression context). Not stored in the frame: every block records what
+/// decoding needs.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct blosc2_vq_codec_params {
+    /// [`BLOSC2_VQ_CODEC_PARAMS_MAGIC`], set by [`blosc2_vq_codec_params_init`]; anything
+    /// else is refused (the pointer is not one of ours).
+    pub magic: u32,
+    /// If positive, code every block to this error bound (a residual codebook's), overriding
+    /// the codebook's; 0 uses the codebook's.
+    pub max_error: f64,
+}
+
+/// Fills `params` for a compression with the error bound `max_error` (0: the codebook's).
+/// Returns 0, or a negative code for a NULL pointer or a bad bound (negative, NaN, infinite).
+///
+/// # Safety
+/// `params` must be NULL or point to writable memory for one `blosc2_vq_codec_params`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codec_params_init(
+    params: *mut blosc2_vq_codec_params,
+    max_error: f64,
+) -> c_int {
+    guard("blosc2_vq_codec_params_init", || {
+        if params.is_null() {
+            return Err(Error::NullPointer("params"));
+        }
+        if max_error != 0.0 {
+            crate::codebook::check_max_error(max_error)?;
+        }
+        // SAFETY: checked non-NULL; the caller passes writable memory for the struct.
+        unsafe {
+            params.write(blosc2_vq_codec_params {
+                magic: BLOSC2_VQ_CODEC_PARAMS_MAGIC,
+                max_error,
+            })
+        };
+        Ok(0)
+    })
+}
+
+/// The error bound a `codec_params` pointer asks for.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a readable `blosc2_vq_codec_params`.
+unsafe fn codec_params_from_c(ptr: *mut c_void) -> Result<Option<f64>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: the caller's contract; read unaligned in case the struct was packed.
+    let params = unsafe { ptr.cast::<blosc2_vq_codec_params>().read_unaligned() };
+    if params.magic != BLOSC2_VQ_CODEC_PARAMS_MAGIC {
+        return Err(Error::UnsupportedSettings(format!(
+            "cparams.codec_params does not point at a blosc2_vq_codec_params (magic {:#x}, \
+             expected {BLOSC2_VQ_CODEC_PARAMS_MAGIC:#x}): fill it with blosc2_vq_codec_params_init",
+            params.magic
+        )));
+    }
+    if params.max_error == 0.0 {
+        return Ok(None);
+    }
+    crate::codebook::check_max_error(params.max_error)?;
+    Ok(Some(params.max_error))
 }
 
 /// c-blosc2 decoder callback (`blosc2_codec_decoder_cb`).

@@ -87,6 +87,10 @@ pub struct blosc2_vq_train_params {
     pub log10_floor: f64,
     /// Residual VQ: candidate paths the encoder keeps from stage to stage (1: greedy), 1 to 64.
     pub beam: i32,
+    /// Residual VQ: if positive, seal this error bound into the codebook: every decoded value
+    /// within it of the original (in decades when `log10_floor` is set: `log10(1.1)` is
+    /// 10 %); 0 leaves blocks fixed-rate.
+    pub max_error: f64,
 }
 
 /// The kind of a `BLOSC2_VQ_MODEL_*` value.
@@ -148,6 +152,7 @@ fn options_to_c(o: &TrainOptions) -> blosc2_vq_train_params {
             Transform::Identity => 0.0,
         },
         beam: to_i32(o.beam),
+        max_error: o.max_error.unwrap_or(0.0),
     }
 }
 
@@ -224,6 +229,8 @@ fn options_from_c(p: &blosc2_vq_train_params) -> Result<TrainOptions> {
         beam: field(p.beam, "beam", "outside 1..=64")?,
         scalar_method,
         scalar_bits: field(p.scalar_bits, "scalar_bits", "outside 1..=12")?,
+        // 0 means none; anything else is checked as a bound (negative and NaN refused).
+        max_error: (p.max_error != 0.0).then_some(p.max_error),
     })
 }
 

@@ -198,6 +198,10 @@ pub(crate) trait Coder: Send + Sync + std::fmt::Debug {
     fn codes_single_values(&self) -> bool {
         false
     }
+    /// The stages that error-bounded blocks code tiles with (residual codebooks only).
+    fn adaptive(&self) -> Option<&residual::ResidualStages> {
+        None
+    }
     /// Codes standardized `tiles` (`n_tiles × p`; may be overwritten) into `packed`.
     fn encode(
         &self,

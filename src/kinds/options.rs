@@ -33,6 +33,8 @@ pub struct TrainOptions {
     pub kept_weights: u32,
     /// The value transform.
     pub transform: Transform,
+    /// The error bound sealed into the codebook (residual VQ), if any.
+    pub max_error: Option<f64>,
     /// Fuzzy C-Means: the fuzzifier `m > 1`.
     pub fuzzifier: f64,
     /// Fuzzy C-Means: the distance of the memberships.
@@ -67,6 +69,7 @@ impl TrainOptions {
             weight_bits: base.get_weight_bits(),
             kept_weights: base.get_kept_weights(),
             transform: base.get_transform(),
+            max_error: base.get_max_error(),
             fuzzifier: 0.0,
             metric: Metric::Cosine,
             n_init: 0,
@@ -99,5 +102,6 @@ impl TrainOptions {
             .weight_bits(self.weight_bits)
             .kept_weights(self.kept_weights)
             .transform(self.transform)
+            .max_error(self.max_error)
     }
 }

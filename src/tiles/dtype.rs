@@ -86,6 +86,33 @@ impl Dtype {
         }
     }
 
+    /// Reads `bytes` (whole elements, native endianness) into `out` exactly, as `f64`.
+    pub fn read_f64(self, bytes: &[u8], out: &mut [f64]) {
+        debug_assert_eq!(bytes.len(), out.len() * self.size());
+        let each = |b: &[u8]| -> f64 {
+            match self {
+                Dtype::Float32 => f64::from(f32::from_ne_bytes([b[0], b[1], b[2], b[3]])),
+                Dtype::Float64 => f64::from_ne_bytes(b.try_into().expect("8 bytes")),
+                Dtype::Float16 => f16::from_ne_bytes([b[0], b[1]]).to_f64(),
+                Dtype::Uint8 => f64::from(b[0]),
+                Dtype::Uint16 => f64::from(u16::from_ne_bytes([b[0], b[1]])),
+            }
+        };
+        for (o, chunk) in out.iter_mut().zip(bytes.chunks_exact(self.size())) {
+            *o = each(chunk);
+        }
+    }
+
+    /// What [`write_f32`](Self::write_f32) stores for `v`, read back exactly as `f64`.
+    pub fn stored(self, v: f32) -> f64 {
+        let mut b = [0u8; 8];
+        let b = &mut b[..self.size()];
+        self.write_f32(&[v], b);
+        let mut out = [0f64];
+        self.read_f64(b, &mut out);
+        out[0]
+    }
+
     /// Writes `values` into `bytes` in this dtype; integers are rounded and clamped to their range.
     pub fn write_f32(self, values: &[f32], bytes: &mut [u8]) {
         debug_assert_eq!(bytes.len(), values.len() * self.size());

@@ -91,7 +91,7 @@ impl TileGrid {
 
     /// Copies `values` (the block, C order) into `tiles` (`n_tiles × tile_len`, row-major),
     /// replicating edge values into the padding.
-    pub fn extract(&self, values: &[f32], tiles: &mut [f32]) {
+    pub fn extract<T: Copy>(&self, values: &[T], tiles: &mut [T]) {
         assert_eq!(values.len(), self.n_values());
         assert_eq!(tiles.len(), self.n_tiles() * self.tile_len());
         self.for_each_tile_row(|src_start, dst_start, len_in, len_out| {
@@ -104,7 +104,7 @@ impl TileGrid {
     }
 
     /// Writes `tiles` back into `values`, dropping the padding.
-    pub fn assemble(&self, tiles: &[f32], values: &mut [f32]) {
+    pub fn assemble<T: Copy>(&self, tiles: &[T], values: &mut [T]) {
         assert_eq!(values.len(), self.n_values());
         assert_eq!(tiles.len(), self.n_tiles() * self.tile_len());
         self.for_each_tile_row(|src_start, dst_start, len_in, _| {

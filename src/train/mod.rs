@@ -125,6 +125,7 @@ pub struct CodebookParams {
     weight_bits: u8,
     kept_weights: u32,
     transform: Transform,
+    max_error: Option<f64>,
 }
 
 impl CodebookParams {
@@ -138,7 +139,20 @@ impl CodebookParams {
             weight_bits: 8,
             kept_weights: 0,
             transform: Transform::Identity,
+            max_error: None,
         }
+    }
+
+    /// Seal an error bound into the codebook (residual codebooks; see
+    /// [`Codebook::with_max_error`]); `None` (the default) leaves blocks fixed-rate.
+    pub fn max_error(mut self, max_error: Option<f64>) -> Self {
+        self.max_error = max_error;
+        self
+    }
+
+    /// The error bound sealed into the codebook, if any.
+    pub fn get_max_error(&self) -> Option<f64> {
+        self.max_error
     }
 
     /// Sparse weights (Fuzzy C-Means, Archetypal Analysis): keep the `kept` largest weights
@@ -225,6 +239,18 @@ impl CodebookParams {
         self.transform
             .validate()
             .map_err(|e| Error::param("transform", e.to_string()))?;
+        if let Some(e) = self.max_error {
+            crate::codebook::check_max_error(e)?;
+            if self.model.kind() != crate::kinds::Kind::Residual {
+                return Err(Error::param(
+                    "max_error",
+                    format!(
+                        "error-bounded coding needs a residual codebook, not {}",
+                        self.model.kind().name()
+                    ),
+                ));
+            }
+        }
         let kind = self.model.kind_params();
         kind.check()?;
         let max_kept = crate::weights::sparse::MAX_KEPT;
@@ -302,7 +328,7 @@ impl CodebookParams {
             iterations: fitted.iterations,
             loss: fitted.loss,
         };
-        Codebook::new(
+        let codebook = Codebook::new(
             fitted.model,
             training,
             tile_shape.iter().map(|&t| t as u32).collect(),
@@ -311,6 +337,10 @@ impl CodebookParams {
             self.weight_bits,
         )?
         .with_kept_weights(self.kept_weights)?
-        .with_transform(self.transform)
+        .with_transform(self.transform)?;
+        match self.max_error {
+            Some(e) => codebook.with_max_error(e),
+            None => Ok(codebook),
+        }
     }
 }

@@ -30,7 +30,7 @@ fn main() {
                 .flat_map(|(y, x)| f[img * 4096 + (y + 16) * 64 + x + 16].to_ne_bytes())
                 .collect();
             let mut packed = vec![0u8; crop.len()];
-            if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &crop, None, &mut packed) {
+            if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &crop, None, None, &mut packed) {
                 let mut input = vec![(sel + n_cb * 3) as u8 | 0x80];
                 input.extend_from_slice(&(crop.len() as u16).to_le_bytes());
                 input.extend_from_slice(&packed[..n]);
@@ -55,7 +55,7 @@ fn main() {
         };
         let mut packed = vec![0u8; vol.len()];
         let cb = &blosc2_vq_fuzz::prepared()[sel];
-        if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &vol, None, &mut packed) {
+        if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &vol, None, None, &mut packed) {
             let mut input = vec![(sel + n_cb * 3) as u8 | 0x80];
             input.extend_from_slice(&(vol.len() as u16).to_le_bytes());
             input.extend_from_slice(&packed[..n]);

@@ -3,6 +3,7 @@
 //! mean (mean-removed VQ). A block holds the quantized means (if any) and `n_stages`
 //! indexes per tile, stage-major; the decoder adds one codeword per stage.
 
+mod adaptive;
 mod fit;
 mod stages;
 
@@ -17,7 +18,8 @@ use crate::block::bitpack::{pack, packed_len, unpack};
 use crate::codebook::{Codebook, ModelKind};
 use crate::error::{Error, Result};
 use crate::train::{ModelParams, Progress};
-use stages::ResidualStages;
+pub(crate) use adaptive::TileCode;
+pub(crate) use stages::ResidualStages;
 
 /// Most codewords one stage may hold (12-bit indexes).
 pub const MAX_STAGE_CODEWORDS: usize = 4096;
@@ -163,6 +165,10 @@ impl Room for ResidualRoom {
 struct ResidualCoder(ResidualStages);
 
 impl Coder for ResidualCoder {
+    fn adaptive(&self) -> Option<&ResidualStages> {
+        Some(&self.0)
+    }
+
     fn header_bits(&self, _weight_bits: u8) -> u8 {
         index_bits(self.0.k())
     }

@@ -43,11 +43,11 @@ impl MeanQuantizer {
 #[derive(Debug, Clone)]
 pub struct ResidualStages {
     /// One nearest-codeword searcher per stage.
-    stages: Vec<Memberships<f32>>,
+    pub(super) stages: Vec<Memberships<f32>>,
     /// All codewords, stage after stage (`n_stages × k × p`, standardized).
-    codewords: Vec<f32>,
-    k: usize,
-    p: usize,
+    pub(super) codewords: Vec<f32>,
+    pub(super) k: usize,
+    pub(super) p: usize,
     /// The mean quantizer (`bits == 0`: none).
     pub mean: MeanQuantizer,
     /// Candidate paths kept from stage to stage (1: greedy).
