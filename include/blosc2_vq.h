@@ -54,6 +54,9 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 // The codec id the examples register (any id in c-blosc2's user range 160..=255 works).
 #define BLOSC2_VQ_CODEC_ID 185
 
+// Marks an initialized [`blosc2_vq_codec_params`] ("vq" and the struct's version).
+#define BLOSC2_VQ_CODEC_PARAMS_MAGIC 1987117057
+
 // `blosc2_vq_train_params.model`: Fuzzy C-Means.
 #define BLOSC2_VQ_MODEL_FUZZY_CMEANS 1
 
@@ -93,6 +96,19 @@ int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, 
 
 // Data type of training data: `double`.
 #define BLOSC2_VQ_DTYPE_FLOAT64 1
+
+// Settings of one compression with the vq codec, for C callers: fill with
+// [`blosc2_vq_codec_params_init`] and point `blosc2_cparams.codec_params` at it (it must
+// outlive the compression context). Not stored in the frame: every block records what
+// decoding needs.
+typedef struct {
+  // [`BLOSC2_VQ_CODEC_PARAMS_MAGIC`], set by [`blosc2_vq_codec_params_init`]; anything
+  // else is refused (the pointer is not one of ours).
+  uint32_t magic;
+  // If positive, code every block to this error bound (a residual codebook's), overriding
+  // the codebook's; 0 uses the codebook's.
+  double max_error;
+} blosc2_vq_codec_params;
 
 // What a codebook holds, as filled by [`blosc2_vq_codebook_inspect`].
 typedef struct {
@@ -134,6 +150,8 @@ typedef struct {
   double log10_floor;
   // Residual VQ: the encoder's beam width; 1 for other models.
   int32_t beam;
+  // The error bound blocks are coded to, or 0 for fixed-rate blocks.
+  double max_error;
 } blosc2_vq_codebook_info;
 
 // Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
@@ -181,11 +199,22 @@ typedef struct {
   double log10_floor;
   // Residual VQ: candidate paths the encoder keeps from stage to stage (1: greedy), 1 to 64.
   int32_t beam;
+  // Residual VQ: if positive, seal this error bound into the codebook: every decoded value
+  // within it of the original (in decades when `log10_floor` is set: `log10(1.1)` is
+  // 10 %); 0 leaves blocks fixed-rate.
+  double max_error;
 } blosc2_vq_train_params;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Fills `params` for a compression with the error bound `max_error` (0: the codebook's).
+// Returns 0, or a negative code for a NULL pointer or a bad bound (negative, NaN, infinite).
+//
+// # Safety
+// `params` must be NULL or point to writable memory for one `blosc2_vq_codec_params`.
+int blosc2_vq_codec_params_init(blosc2_vq_codec_params *params, double max_error);
 
 // Frees a buffer this library allocated (such as a codebook from
 // `blosc2_vq_codebook_train`). NULL is ignored.
@@ -236,6 +265,20 @@ int blosc2_vq_codebook_arrays(const uint8_t *codebook,
                               double *scale,
                               double *prototypes);
 
+// Re-seals a residual codebook with an error bound (no retraining): every value of the
+// blocks it codes decodes within `max_error` of the original (in decades under its log10
+// transform: `log10(1.1)` is 10 %). `max_error` 0 removes the bound (fixed-rate blocks).
+// On success `*out` holds a new codebook of `*out_len` bytes, to free with
+// `blosc2_vq_free`. Returns 0, or a negative code for a bad bound or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_max_error(const uint8_t *codebook,
+                                      int64_t codebook_len,
+                                      double max_error,
+                                      uint8_t **out,
+                                      int64_t *out_len);
+
 // Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
 // parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256
 // codewords per stage in 2 stages for residual VQ; 4×4 tiles, 1000 training tiles, seed 0,
@@ -340,6 +383,20 @@ int blosc2_vq_codebook_arrays(const uint8_t *codebook,
                               double *mean,
                               double *scale,
                               double *prototypes);
+
+// Re-seals a residual codebook with an error bound (no retraining): every value of the
+// blocks it codes decodes within `max_error` of the original (in decades under its log10
+// transform: `log10(1.1)` is 10 %). `max_error` 0 removes the bound (fixed-rate blocks).
+// On success `*out` holds a new codebook of `*out_len` bytes, to free with
+// `blosc2_vq_free`. Returns 0, or a negative code for a bad bound or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_max_error(const uint8_t *codebook,
+                                      int64_t codebook_len,
+                                      double max_error,
+                                      uint8_t **out,
+                                      int64_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

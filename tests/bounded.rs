@@ -68,7 +68,11 @@ fn faces_meet_every_bound_and_cost_less_for_looser_ones() {
     println!("| max_error | bpp (chunks) | max error | PSNR dB |");
     println!("|---:|---:|---:|---:|");
     for e in [0.01, 0.02, 0.05, 0.1] {
-        let cb = faces_codebook().clone().with_max_error(e).unwrap().to_msgpack();
+        let cb = faces_codebook()
+            .clone()
+            .with_max_error(e)
+            .unwrap()
+            .to_msgpack();
         let (arr, out) = round_trip(
             &f32_bytes(&test),
             &faces_geometry("<f4"),
@@ -155,7 +159,10 @@ fn bad_bounds_are_refused_with_the_field_named() {
         };
         if e != 0.0 {
             // SAFETY: a valid, writable struct.
-            assert!(unsafe { blosc2_vq_codec_params_init(&mut params, e) } < 0, "{e}");
+            assert!(
+                unsafe { blosc2_vq_codec_params_init(&mut params, e) } < 0,
+                "{e}"
+            );
         }
     }
     // Only residual codebooks code to a bound.
@@ -171,7 +178,11 @@ fn bad_bounds_are_refused_with_the_field_named() {
 #[test]
 fn the_bytes_do_not_depend_on_the_thread_count() {
     let test = odd_faces();
-    let cb = faces_codebook().clone().with_max_error(0.02).unwrap().to_msgpack();
+    let cb = faces_codebook()
+        .clone()
+        .with_max_error(0.02)
+        .unwrap()
+        .to_msgpack();
     let chunks = |nthreads| {
         let (arr, _) = round_trip(
             &f32_bytes(&test),
@@ -275,11 +286,17 @@ fn adversarial(n: usize, seed: u64) -> Vec<f64> {
     };
     (0..n)
         .map(|i| match (i / 256) % 6 {
-            0 => next() * 2.0 - 1.0,                       // white noise
-            1 => if next() < 0.02 { 1e4 } else { 0.0 },   // spikes in zeros
-            2 => 0.75,                                    // a constant block
-            3 => 0.0,                                     // an empty block
-            4 => 10f64.powf(next() * 30.0 - 20.0),        // 30 decades
+            0 => next() * 2.0 - 1.0, // white noise
+            1 => {
+                if next() < 0.02 {
+                    1e4
+                } else {
+                    0.0
+                }
+            } // spikes in zeros
+            2 => 0.75,               // a constant block
+            3 => 0.0,                // an empty block
+            4 => 10f64.powf(next() * 30.0 - 20.0), // 30 decades
             _ => (i as f64 * 0.01).sin() + 1e-7 * next(), // smooth with tiny noise
         })
         .collect()
@@ -289,9 +306,19 @@ fn adversarial_round_trip(dtype: &str, e: f64, transform: Transform, three_d: bo
     let n = 16 * 64 * 64;
     let data = adversarial(n, 7);
     let (shape, chunks, blocks, tile): (Vec<i64>, Vec<i32>, Vec<i32>, Vec<usize>) = if three_d {
-        (vec![4, 16, 16, 16, 4], vec![2, 16, 16, 16, 4], vec![1, 16, 16, 16, 4], vec![4, 4, 4])
+        (
+            vec![4, 16, 16, 16, 4],
+            vec![2, 16, 16, 16, 4],
+            vec![1, 16, 16, 16, 4],
+            vec![4, 4, 4],
+        )
     } else {
-        (vec![16, 64, 64], vec![4, 64, 64], vec![1, 64, 64], vec![4, 4])
+        (
+            vec![16, 64, 64],
+            vec![4, 64, 64],
+            vec![1, 64, 64],
+            vec![4, 4],
+        )
     };
     let mut dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
     if three_d {
@@ -303,7 +330,8 @@ fn adversarial_round_trip(dtype: &str, e: f64, transform: Transform, three_d: bo
         .with_max_error(e)
         .unwrap()
         .to_msgpack();
-    let (bytes, decode): (Vec<u8>, fn(&[u8]) -> Vec<f64>) = match dtype {
+    type Decode = fn(&[u8]) -> Vec<f64>;
+    let (bytes, decode): (Vec<u8>, Decode) = match dtype {
         "<f8" => (f64_bytes(&data), bytes_f64),
         "<f4" => (
             f32_bytes(&data.iter().map(|&v| v as f32).collect::<Vec<_>>()),
@@ -328,7 +356,10 @@ fn adversarial_round_trip(dtype: &str, e: f64, transform: Transform, three_d: bo
         Transform::Log10 { floor } => check_log_bound(&original, &decoded, e, floor),
         _ => {
             for (i, (&x, &y)) in original.iter().zip(&decoded).enumerate() {
-                assert!((x - y).abs() <= e, "{dtype} value {i}: {x} decoded {y} (bound {e})");
+                assert!(
+                    (x - y).abs() <= e,
+                    "{dtype} value {i}: {x} decoded {y} (bound {e})"
+                );
             }
         }
     }

@@ -722,8 +722,17 @@ fn codebooks_out_of_float32_range_are_refused() {
     }
 }
 
-/// Sets the first element of a MessagePack array to 1e300.
+/// Sets the first element of a MessagePack array to 1e300 (float32 prototypes, a `bin`,
+/// become an array of float64 first: a codebook may store either).
 fn first(array: &mut rmpv::Value) {
+    if let rmpv::Value::Binary(bytes) = array {
+        *array = rmpv::Value::Array(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).into())
+                .collect(),
+        );
+    }
     let rmpv::Value::Array(items) = array else {
         panic!("not an array: {array}")
     };

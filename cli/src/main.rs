@@ -105,6 +105,10 @@ pub struct TrainArgs {
     /// values at or below the floor decode as 0).
     #[arg(long)]
     pub log10_floor: Option<f64>,
+    /// Seal an error bound into the codebook (residual): every decoded value within E of the
+    /// original, in decades with --log10-floor (0.0414 = 10 %); none: fixed-rate blocks.
+    #[arg(long, value_name = "E")]
+    pub max_error: Option<f64>,
     /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
     #[arg(long, value_parser = parse_shape)]
     pub tile: Option<Shape>,
@@ -147,6 +151,7 @@ impl TrainArgs {
             scalar_bits: None,
             kept_weights: None,
             log10_floor: None,
+            max_error: None,
             tile: None,
             samples: None,
             seed: None,
@@ -178,6 +183,7 @@ impl TrainArgs {
             &mut o.transform,
             &self.log10_floor.map(|floor| Transform::Log10 { floor }),
         );
+        set(&mut o.max_error, &self.max_error.map(Some));
         set(&mut o.tile_shape, &self.tile.as_ref().map(|t| t.0.clone()));
         set(&mut o.n_samples, &self.samples);
         set(&mut o.seed, &self.seed);
@@ -236,6 +242,11 @@ enum Command {
         /// Weight bits for this compression (1..8; 0 = the codebook's).
         #[arg(long, default_value_t = 0)]
         weight_bits: u8,
+        /// Error bound for this compression (residual codebooks): every decoded value within
+        /// E of the original (in decades under the codebook's log10 transform); the frame's
+        /// codebook is re-sealed with it. Default: the codebook's.
+        #[arg(long, value_name = "E")]
+        max_error: Option<f64>,
     },
     /// Decompress a Blosc2 frame made with the vq codec into a .npy file.
     Decompress {
@@ -374,10 +385,17 @@ fn run(cli: Cli) -> CliResult<()> {
             blocks,
             nthreads,
             weight_bits,
+            max_error,
         } => {
             let data = data::Data::read(&input)?;
-            let cb_bytes = read_codebook(&codebook)?;
-            let cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
+            let mut cb_bytes = read_codebook(&codebook)?;
+            let mut cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
+            if let Some(e) = max_error {
+                cb = cb
+                    .with_max_error(e)
+                    .map_err(|err| format!("--max-error: {err}"))?;
+                cb_bytes = cb.to_msgpack();
+            }
             let shape = data.shape().to_vec();
             let (dc, db) = default_geometry(&shape, cb.tile_shape().len(), data.itemsize());
             let (chunks, blocks) = (chunks.map_or(dc, |s| s.0), blocks.map_or(db, |s| s.0));
@@ -478,6 +496,14 @@ fn describe_codebook(cb: &Codebook) -> String {
     }
     if let Transform::Log10 { floor } = cb.transform() {
         extras += &format!(", log10 transform (floor {floor:e})");
+    }
+    if let Some(e) = cb.max_error() {
+        let unit = if cb.transform().is_identity() {
+            ""
+        } else {
+            " decades"
+        };
+        extras += &format!(", error-bounded: max_error {e}{unit}");
     }
     format!(
         "codebook v{}: {:?}, {} prototypes, tile {:?}{extras}, fingerprint {:#018x}\n  trained on {} tiles, seed {}, {} iterations, loss {:.5}",

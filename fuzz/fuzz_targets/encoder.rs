@@ -46,6 +46,8 @@ fuzz_target!(|data: &[u8]| {
     let call = EncodeCall {
         input,
         codec_meta: meta % 10,
+        // The top bit asks for an error bound (residual codebooks take it, others refuse it).
+        max_error: (meta & 0x80 != 0).then(|| f64::from(meta & 0x7f) / 64.0 + 1e-3),
         typesize,
         blocksize,
         filters: [0; 6],

@@ -19,6 +19,9 @@ fn images() -> ArrayD<f64> {
     })
 }
 
+/// The residual codebooks of [`codebooks`] on 2-D tiles (which error-bounded blocks need).
+pub const BOUNDED: [usize; 2] = [4, 10];
+
 /// Which of [`codebooks`] work on 2-D blocks (4×4 tiles, or single values).
 pub const PLANAR: [usize; 8] = [0, 1, 2, 4, 5, 6, 7, 8];
 
@@ -32,7 +35,9 @@ pub const PLANAR: [usize; 8] = [0, 1, 2, 4, 5, 6, 7, 8];
 /// 6. Archetypal with sparse weights (2 of 6 kept, 5-bit weights);
 /// 7. k-means (k = 10) on log10 values with floor 1e-3;
 /// 8. Fuzzy C-Means with sparse weights (3 of 5 kept) on log10 values;
-/// 9. residual on 4×4×4 tiles, 1 stage of 5 codewords, no mean.
+/// 9. residual on 4×4×4 tiles, 1 stage of 5 codewords, no mean;
+/// 10. residual on log10 values (floor 1e-3), 3 stages of 8 codewords, 4-bit means, sealed
+///     with a 10 % error bound.
 pub fn codebooks() -> &'static [Vec<u8>] {
     static CB: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     CB.get_or_init(|| {
@@ -116,6 +121,15 @@ pub fn codebooks() -> &'static [Vec<u8>] {
                     .tile_shape(&[4, 4, 4])
                     .n_samples(100),
                 &vol,
+            ),
+            fit(
+                CodebookParams::new(ModelParams::Residual(
+                    ResidualParams::new(3, 8).mean_bits(4).max_iter(5),
+                ))
+                .n_samples(300)
+                .transform(log10)
+                .max_error(Some(1.1f64.log10())),
+                &img,
             ),
         ]
     })

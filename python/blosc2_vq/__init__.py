@@ -186,7 +186,7 @@ def train_defaults(model="aa"):
 def train(data, model="aa", n_prototypes=None, tile=None, n_samples=None, seed=None, *,
           m=None, metric=None, n_init=None, max_iter=None, tol=None, weight_bits=None,
           n_stages=None, mean_bits=None, beam=None, scalar_method=None, scalar_bits=None,
-          kept_weights=None, log10_floor=None):
+          kept_weights=None, log10_floor=None, max_error=None):
     """Trains a codebook on `data` and returns its bytes, ready for `meta={"vq": ...}`.
 
     Every keyword left at None takes the library's default for `model`
@@ -214,6 +214,12 @@ def train(data, model="aa", n_prototypes=None, tile=None, n_samples=None, seed=N
       "lloyd_max" (least squared error; currently the default). `tile` and `n_prototypes` do
       not apply; `n_samples` values are drawn.
 
+    `max_error=e` ("residual" only) seals an error bound into the codebook: every value of
+    the blocks it codes decodes within `e` of the original (in decades with `log10_floor`:
+    `log10(1.1)` is 10 %), each tile getting the stages it needs; None (the default) leaves
+    blocks fixed-rate. `Codebook.with_max_error` and `compress(..., max_error=e)` set it
+    without retraining.
+
     `max_iter` and `tol` bound the fits (the library's defaults depend on the model).
     `log10_floor=f` (positive) codes `log10(max(value, f))` instead of the values, for data
     spanning many decades; values at or below `f` decode as 0. None (the default) codes the
@@ -237,7 +243,7 @@ def train(data, model="aa", n_prototypes=None, tile=None, n_samples=None, seed=N
     # Options of one kind given to another would be silently ignored by the library: refuse
     # them, since the caller surely meant something else.
     for name, value, kinds in (("n_stages", n_stages, ("residual",)), ("mean_bits", mean_bits, ("residual",)),
-                               ("beam", beam, ("residual",)),
+                               ("beam", beam, ("residual",)), ("max_error", max_error, ("residual",)),
                                ("scalar_method", scalar_method, ("scalar",)),
                                ("scalar_bits", scalar_bits, ("scalar",))):
         if value is not None and kind not in kinds:
@@ -284,6 +290,7 @@ def train(data, model="aa", n_prototypes=None, tile=None, n_samples=None, seed=N
             ("beam", beam, lambda v: _integer("beam", v)),
             ("scalar_method", scalar_method, lambda v: _choice("scalar_method", v, _SCALAR_METHODS)),
             ("scalar_bits", scalar_bits, lambda v: _integer("scalar_bits", v)),
+            ("max_error", max_error, lambda v: _bound(v)),
             ("kept_weights", kept_weights, lambda v: v),  # checked above
             ("log10_floor", log10_floor, lambda v: v)):   # checked above
         if value is not None:
@@ -294,6 +301,31 @@ def train(data, model="aa", n_prototypes=None, tile=None, n_samples=None, seed=N
     out_len = ctypes.c_int64()
     rc = lib.blosc2_vq_codebook_train(arr.ctypes.data_as(ctypes.c_void_p), dtype, shape, arr.ndim,
                                       ctypes.byref(params), ctypes.byref(out), ctypes.byref(out_len))
+    if rc < 0:
+        raise VQError(_clib.last_error_message())
+    try:
+        return ctypes.string_at(out, out_len.value)
+    finally:
+        lib.blosc2_vq_free(out)
+
+
+def _bound(value):
+    """An error bound: a positive, finite real (None is "no bound" before this is called)."""
+    import math
+
+    value = _real("max_error", value)
+    if not (value > 0 and math.isfinite(value)):
+        raise VQError(f"max_error {value} must be positive and finite (None: no bound)")
+    return value
+
+
+def _with_max_error(raw, max_error):
+    """The codebook bytes `raw` re-sealed by the library with `max_error` (0: no bound)."""
+    lib = _clib.lib()
+    out = ctypes.POINTER(ctypes.c_uint8)()
+    out_len = ctypes.c_int64()
+    rc = lib.blosc2_vq_codebook_with_max_error(raw, len(raw), max_error, ctypes.byref(out),
+                                               ctypes.byref(out_len))
     if rc < 0:
         raise VQError(_clib.last_error_message())
     try:
@@ -357,6 +389,8 @@ class Codebook:
     - `scalar_method` ("uniform", "quantile" or "lloyd_max") and `levels` (ascending):
       "scalar" only, else None.
     - `transform` ("identity" or "log10") and `log10_floor` (None without a transform).
+    - `max_error`: the error bound blocks are coded to (None: fixed-rate blocks);
+      `with_max_error(e)` re-seals the codebook with another.
     - `mean` and `scale` (the scaler, shaped like a tile), `prototypes` (n_prototypes x tile
       values, standardized space), `training` (n_samples, iterations, loss).
     - `raw`: the codebook's MessagePack map (bytes), what `compress` stores in the metalayer.
@@ -410,6 +444,7 @@ class Codebook:
         self.levels = self.prototypes[:, 0].copy() if scalar else None
         self.log10_floor = info.log10_floor if info.log10_floor > 0 else None
         self.transform = "identity" if self.log10_floor is None else "log10"
+        self.max_error = info.max_error if info.max_error > 0 else None
         self.training = {"n_samples": info.n_samples, "iterations": info.iterations, "loss": info.loss}
 
     @classmethod
@@ -418,6 +453,13 @@ class Codebook:
         memoryview of them), what `array.schunk.meta["vq"]` gives back (bytes, or a dict for
         codebooks stored as a MessagePack map by C or Rust programs), or a `Codebook`."""
         return cls(raw)
+
+    def with_max_error(self, max_error):
+        """The same codebook sealed with an error bound (None removes it), no retraining:
+        every decoded value within `max_error` of the original, in decades under a log10
+        transform ("residual" codebooks only)."""
+        bound = 0.0 if max_error is None else _bound(max_error)
+        return Codebook(_with_max_error(self.raw, bound))
 
     @property
     def has_weights(self):
@@ -454,21 +496,27 @@ class Codebook:
                 extra += f", kept_weights={self.kept_weights}"
         if self.log10_floor is not None:
             extra += f", log10_floor={self.log10_floor!r}"
+        if self.max_error is not None:
+            extra += f", max_error={self.max_error!r}"
         return (f"Codebook(kind={self.kind!r}, n_prototypes={self.n_prototypes}, "
                 f"tile_shape={self.tile_shape}{extra})")
 
 
 def compress(data, codebook, chunks=None, blocks=None, codec_id=DEFAULT_CODEC_ID, nthreads=None,
-             codec_meta=0, **kwargs):
+             codec_meta=0, max_error=None, **kwargs):
     """`blosc2.asarray(data, ...)` with the vq codec and `codebook` in the `vq` metalayer.
     `codebook` is any form `Codebook.from_bytes` takes (bytes, bytearray, memoryview, the dict
     `arr.schunk.meta["vq"]` gives back, or a `Codebook`). A failure of c-blosc2 raises
     `VQError`: with the codec's message when the codec failed during this call, else saying
-    that c-blosc2 failed without a codec error (and naming its exception). Extra keyword
-    arguments (e.g. `urlpath`) go to `blosc2.asarray`."""
+    that c-blosc2 failed without a codec error (and naming its exception). `max_error=e`
+    codes every block to that error bound (a residual codebook; the frame stores the codebook
+    re-sealed with it), overriding the codebook's. Extra keyword arguments (e.g. `urlpath`)
+    go to `blosc2.asarray`."""
     import blosc2
 
     parsed = Codebook.from_bytes(codebook)  # a clear error before any compression starts
+    if max_error is not None:
+        parsed = parsed.with_max_error(max_error)
     if codec_meta and not parsed.has_weights:
         raise VQError(f"codec_meta {codec_meta} sets the weight bits, but a {parsed.kind} codebook has no "
                       "weights (leave codec_meta at 0)")

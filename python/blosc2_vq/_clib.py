@@ -46,6 +46,7 @@ class TrainParams(ctypes.Structure):
         ("kept_weights", ctypes.c_int32),
         ("log10_floor", ctypes.c_double),
         ("beam", ctypes.c_int32),
+        ("max_error", ctypes.c_double),
     ]
 
 
@@ -72,6 +73,7 @@ class CodebookInfo(ctypes.Structure):
         ("kept_weights", ctypes.c_int32),
         ("log10_floor", ctypes.c_double),
         ("beam", ctypes.c_int32),
+        ("max_error", ctypes.c_double),
     ]
 
 
@@ -106,6 +108,10 @@ def lib():
         l.blosc2_vq_codebook_inspect.restype = ctypes.c_int
         l.blosc2_vq_codebook_arrays.argtypes = [ctypes.c_char_p, ctypes.c_int64, dp, dp, dp]
         l.blosc2_vq_codebook_arrays.restype = ctypes.c_int
+        l.blosc2_vq_codebook_with_max_error.argtypes = [
+            ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int64),
+        ]
+        l.blosc2_vq_codebook_with_max_error.restype = ctypes.c_int
         _lib = l
     return _lib
 

@@ -156,7 +156,7 @@ def small(faces):
 
 def test_residual_codebook_fields(small):
     cb = blosc2_vq.Codebook.from_bytes(small["residual"])
-    assert cb.kind == "residual" and cb.format_version == 2 and cb.tile_shape == (4, 4)
+    assert cb.kind == "residual" and cb.format_version == 3 and cb.tile_shape == (4, 4)
     assert (cb.n_stages, cb.codewords_per_stage, cb.n_prototypes, cb.mean_bits) == (3, 16, 48, 5)
     lo, hi = cb.mean_range
     assert np.isfinite([lo, hi]).all() and lo < hi

@@ -27,8 +27,9 @@
 //!
 //! Payload layout:
 //! ```text
-//! varint   which models follow: bit 0 tile modes, bit 1 mean differences, bit 2 corrections,
-//!          bit 3 + s: stage s has a model (else its indexes are uniform)
+//! varint   which models follow: bit 0 tile modes, bit 1 mean differences, bits 2 to 5 the
+//!          corrections in context 0 to 3, bit 6 + s: stage s has a model (else its indexes
+//!          are uniform)
 //! models   in that order (`entropy::StaticModel::write`)
 //! varint   bytes of the range-coded stream, then the stream
 //! rest     stored values, `dtype` bytes each: constant tiles' values (tile order), then
@@ -36,17 +37,18 @@
 //! ```
 //! In the stream: every tile's mode; then per coded tile, its mean difference from the
 //! previous coded tile's (zigzag, by category) and its stage indexes; then per value of the
-//! coded tiles, in block order, its correction (zigzag, by category) or the escape symbol.
+//! coded tiles, in block order, its correction (zigzag, by category) or the escape symbol,
+//! in the model of its context: the sum of the sizes (0, 1, 2 or more steps) of its left and
+//! upper neighbours' corrections, capped at 3.
 
 use super::{Encoded, Scratch};
 use crate::codebook::{PreparedCodebook, Transform};
 use crate::entropy::{
     category, get_categorized, put_categorized, read_varint, unzigzag, value_of_category,
-    write_varint, zigzag,
-    StaticModel, SymbolDecoder, SymbolEncoder,
+    write_varint, zigzag, StaticModel, SymbolDecoder, SymbolEncoder,
 };
 use crate::error::{Error, Result};
-use crate::kinds::residual::{ResidualStages, TileCode};
+use crate::kinds::residual::{ResidualStages, TileCode, MAX_MEAN_CODE};
 use crate::kinds::sized;
 use crate::tiles::{Dtype, TileGrid};
 
@@ -65,14 +67,42 @@ const MEAN_ALPHABET: usize = 33;
 /// Under log10 the decoder's `10^y` comes from the platform's `powf`, which may differ in
 /// the last bit between C libraries: the encoder keeps this margin (decades) to the bound.
 const LOG_MARGIN: f64 = 1e-6;
-/// Under log10, the corrections of empty cells aim this many bounds below the floor, so
-/// that they decode below it (to 0) with room to spare.
-const EMPTY_AIM: f32 = 1.5;
 
 const HAS_MODES: u64 = 1;
 const HAS_MEANS: u64 = 2;
-const HAS_CORRECTIONS: u64 = 4;
-const FIRST_STAGE_BIT: u32 = 3;
+/// Corrections are coded in one of `CONTEXTS` models, by the size of the corrections of the
+/// value's left and upper neighbours (bit `FIRST_CONTEXT_BIT + c` marks context `c`'s).
+const CONTEXTS: usize = 4;
+const FIRST_CONTEXT_BIT: u32 = 2;
+const FIRST_STAGE_BIT: u32 = FIRST_CONTEXT_BIT + CONTEXTS as u32;
+/// In the per-value corrections: a value of a tile that is not coded, and an escape.
+const NOT_CODED: u32 = u32::MAX - 1;
+const ESCAPED: u32 = u32::MAX;
+
+/// How large a value's correction was, for its neighbours' context: 0, 1, or 2 for
+/// anything larger (and escapes).
+fn magnitude(c: u32) -> usize {
+    match c {
+        NOT_CODED => 0,
+        ESCAPED => 2,
+        z => (z.div_ceil(2) as usize).min(2),
+    }
+}
+
+/// The context of value `i` (row length `width`) from its already-coded neighbours.
+fn context(corrections: &[u32], i: usize, width: usize) -> usize {
+    let left = if !i.is_multiple_of(width) {
+        magnitude(corrections[i - 1])
+    } else {
+        0
+    };
+    let up = if i >= width {
+        magnitude(corrections[i - width])
+    } else {
+        0
+    };
+    (left + up).min(CONTEXTS - 1)
+}
 
 /// The decoder's inverse transform for bounded blocks: under log10, values below the floor
 /// (in decades) are empty.
@@ -165,15 +195,18 @@ pub(super) fn encode(
     let modes = &mut scratch.modes;
     modes.clear();
     let mut constants: Vec<f64> = Vec::new();
-    let empty_offset = -EMPTY_AIM * max_error as f32;
-    let mut offset = vec![0f32; p];
+    let log = matches!(transform, Transform::Log10 { .. });
+    let mut below = vec![false; p];
     let mut dots = Vec::new();
+    let mean_step = ResidualStages::bounded_mean_step(&cb.basis, step);
     for t in 0..n_tiles {
         let x = &exact_tiles[t * p..(t + 1) * p];
         if x.iter().all(|&v| is_empty(transform, v)) {
             modes.push(ZERO);
         } else if x.iter().all(|&v| v.to_bits() == x[0].to_bits()) {
-            let repeat = constants.last().is_some_and(|&c| c.to_bits() == x[0].to_bits());
+            let repeat = constants
+                .last()
+                .is_some_and(|&c| c.to_bits() == x[0].to_bits());
             if repeat {
                 modes.push(REPEAT);
             } else {
@@ -181,22 +214,26 @@ pub(super) fn encode(
                 constants.push(x[0]);
             }
         } else {
-            let log = matches!(transform, Transform::Log10 { .. });
-            for (o, &v) in offset.iter_mut().zip(x) {
-                *o = if log && is_empty(transform, v) {
-                    empty_offset
-                } else {
-                    0.0
-                };
+            // Under log10 an empty cell only has to decode below the floor.
+            for (b, &v) in below.iter_mut().zip(x) {
+                *b = log && is_empty(transform, v);
             }
             let z = &mut tiles[t * p..(t + 1) * p];
-            codes[t] = stages.code_adaptive(z, &offset, &cb.basis.scale, step, &mut dots);
+            codes[t] = stages.code_adaptive(z, &below, &cb.basis.scale, step, mean_step, &mut dots);
             modes.push(FIRST_CODED + u32::from(codes[t].n_stages));
         }
     }
 
     // 2. Predictions, exactly as the decoder makes them.
-    predict(cb, stages, grid, modes, codes, scratch_pred(&mut scratch.tiles, n_tiles * p));
+    predict(
+        cb,
+        stages,
+        grid,
+        modes,
+        codes,
+        mean_step,
+        scratch_pred(&mut scratch.tiles, n_tiles * p),
+    );
     let pred = sized(&mut scratch.values, n_values);
     grid.assemble(&scratch.tiles[..n_tiles * p], pred);
     let tile_of = tile_of_values(grid, &mut scratch.tile_ids, &mut scratch.tile_of);
@@ -204,6 +241,7 @@ pub(super) fn encode(
     // 3. Corrections and checks.
     let corrections = &mut scratch.corrections;
     corrections.clear();
+    corrections.resize(n, NOT_CODED);
     let mut escapes: Vec<usize> = Vec::new();
     let log_floor = match transform {
         Transform::Log10 { floor } => Some(floor),
@@ -214,23 +252,37 @@ pub(super) fn encode(
             continue;
         }
         let x = exact[i];
-        let target = match log_floor {
-            Some(floor) if (0.0..floor).contains(&x) => {
-                f64::from((floor as f32).log10() + empty_offset)
-            }
-            Some(floor) if x >= floor => x.log10(),
-            Some(_) => f64::NAN, // negative under log10: an escape
-            None => x,
+        let decodes_within = |q: i32| {
+            let y = pred[i] + q as f32 * step;
+            within(transform, max_error, x, dtype.stored(inverse(transform, y)))
         };
-        let q = (target - f64::from(pred[i])) / f64::from(step);
-        let ok = q.is_finite() && q.abs() <= f64::from(MAX_STEPS);
-        let q = if ok { q.round() as i32 } else { 0 };
-        let y = pred[i] + q as f32 * step;
-        if ok && within(transform, max_error, x, dtype.stored(inverse(transform, y))) {
-            corrections.push(zigzag(q));
-        } else {
-            corrections.push(u32::MAX);
-            escapes.push(i);
+        let chosen = match log_floor {
+            Some(floor) if (0.0..floor).contains(&x) => {
+                // Empty: any correction that lands below the floor will do, the smallest first.
+                let err = f64::from((floor as f32).log10()) - f64::from(pred[i]);
+                let q = below_steps(err, f64::from(step));
+                (q.abs() <= f64::from(MAX_STEPS))
+                    .then_some(q as i32)
+                    .and_then(|q| [q, q - 1].into_iter().find(|&q| decodes_within(q)))
+            }
+            _ => {
+                let target = match log_floor {
+                    Some(floor) if x >= floor => x.log10(),
+                    Some(_) => f64::NAN, // negative under log10: an escape
+                    None => x,
+                };
+                let q = ((target - f64::from(pred[i])) / f64::from(step)).round();
+                (q.is_finite() && q.abs() <= f64::from(MAX_STEPS))
+                    .then_some(q as i32)
+                    .filter(|&q| decodes_within(q))
+            }
+        };
+        match chosen {
+            Some(q) => corrections[i] = zigzag(q),
+            None => {
+                corrections[i] = ESCAPED;
+                escapes.push(i);
+            }
         }
     }
 
@@ -240,24 +292,28 @@ pub(super) fn encode(
     let mean_bits = stages.mean.bits;
     let mut mean_counts = vec![0u64; MEAN_ALPHABET];
     let mut index_counts = vec![vec![0u64; stages.k()]; stages.n_stages()];
-    let mut previous_mean = 0i32;
+    let tiles_per_row = grid.tiles_per_row();
     for (t, code) in codes.iter().enumerate() {
         if modes[t] < FIRST_CODED {
             continue;
         }
         if mean_bits > 0 {
-            let d = i32::from(code.mean) - previous_mean;
-            previous_mean = i32::from(code.mean);
+            let d = code.mean - predicted_mean(modes, codes, t, tiles_per_row);
             mean_counts[category(zigzag(d)) as usize] += 1;
         }
         for (s, &j) in code.indexes[..code.n_stages as usize].iter().enumerate() {
             index_counts[s][j as usize] += 1;
         }
     }
-    let mut correction_counts = vec![0u64; CORRECTION_ALPHABET];
-    for &c in corrections.iter() {
-        let symbol = if c == u32::MAX { ESCAPE } else { category(c) };
-        correction_counts[symbol as usize] += 1;
+    let width = *grid_width(grid);
+    let mut correction_counts = vec![vec![0u64; CORRECTION_ALPHABET]; CONTEXTS];
+    for (i, &c) in corrections.iter().enumerate() {
+        let symbol = match c {
+            NOT_CODED => continue,
+            ESCAPED => ESCAPE,
+            z => category(z),
+        };
+        correction_counts[context(corrections, i, width)][symbol as usize] += 1;
     }
 
     let mut mask = HAS_MODES;
@@ -266,10 +322,17 @@ pub(super) fn encode(
     if mean_model.is_some() {
         mask |= HAS_MEANS;
     }
-    let correction_model = StaticModel::from_counts(&correction_counts);
-    if correction_model.is_some() {
-        mask |= HAS_CORRECTIONS;
-    }
+    let correction_models: Vec<Option<StaticModel>> = correction_counts
+        .iter()
+        .enumerate()
+        .map(|(c, counts)| {
+            let model = StaticModel::from_counts(counts);
+            if model.is_some() {
+                mask |= 1 << (FIRST_CONTEXT_BIT + c as u32);
+            }
+            model
+        })
+        .collect();
     // A stage's indexes get a model only when it beats their plain bits.
     let index_bits = f64::from(crate::kinds::index_bits(stages.k()));
     let index_models: Vec<Option<StaticModel>> = index_counts
@@ -289,14 +352,12 @@ pub(super) fn encode(
 
     let mut enc = SymbolEncoder::new();
     modes.iter().for_each(|&m| enc.put(&mode_model, m));
-    let mut previous_mean = 0i32;
     for (t, code) in codes.iter().enumerate() {
         if modes[t] < FIRST_CODED {
             continue;
         }
         if let Some(model) = &mean_model {
-            let d = i32::from(code.mean) - previous_mean;
-            previous_mean = i32::from(code.mean);
+            let d = code.mean - predicted_mean(modes, codes, t, tiles_per_row);
             put_categorized(&mut enc, model, zigzag(d));
         }
         for (s, &j) in code.indexes[..code.n_stages as usize].iter().enumerate() {
@@ -306,13 +367,17 @@ pub(super) fn encode(
             }
         }
     }
-    if let Some(model) = &correction_model {
-        for &c in corrections.iter() {
-            if c == u32::MAX {
-                enc.put(model, ESCAPE);
-            } else {
-                put_categorized(&mut enc, model, c);
-            }
+    for (i, &c) in corrections.iter().enumerate() {
+        if c == NOT_CODED {
+            continue;
+        }
+        let model = correction_models[context(corrections, i, width)]
+            .as_ref()
+            .expect("every context in use has a model");
+        if c == ESCAPED {
+            enc.put(model, ESCAPE);
+        } else {
+            put_categorized(&mut enc, model, c);
         }
     }
     let stream = enc.finish();
@@ -323,7 +388,7 @@ pub(super) fn encode(
     if let Some(m) = &mean_model {
         m.write(payload);
     }
-    if let Some(m) = &correction_model {
+    for m in correction_models.iter().flatten() {
         m.write(payload);
     }
     for m in index_models.iter().flatten() {
@@ -340,6 +405,42 @@ pub(super) fn encode(
         payload.extend_from_slice(&input[i * size..(i + 1) * size]);
     }
     Ok(Encoded::Packed(payload.len()))
+}
+
+/// The correction, in steps, that brings a prediction `err` above a value strictly below it:
+/// 0 when the prediction is already below (`err > 0`), else the fewest steps down.
+pub(crate) fn below_steps(err: f64, step: f64) -> f64 {
+    if err > 0.0 {
+        return 0.0;
+    }
+    let q = (err / step).floor();
+    if q * step >= err {
+        q - 1.0
+    } else {
+        q
+    }
+}
+
+/// The prediction of coded tile `t`'s mean code from its left and upper neighbours (their
+/// average when both are coded, else the one that is, else the previous coded tile's, else 0).
+fn predicted_mean(modes: &[u32], codes: &[TileCode], t: usize, tiles_per_row: usize) -> i32 {
+    let coded = |u: usize| modes[u] >= FIRST_CODED;
+    let left = (!t.is_multiple_of(tiles_per_row) && coded(t - 1)).then(|| codes[t - 1].mean);
+    let up =
+        (t >= tiles_per_row && coded(t - tiles_per_row)).then(|| codes[t - tiles_per_row].mean);
+    match (left, up) {
+        (Some(l), Some(u)) => ((i64::from(l) + i64::from(u)).div_euclid(2)) as i32,
+        (Some(m), None) | (None, Some(m)) => m,
+        (None, None) => (0..t)
+            .rev()
+            .find(|&u| coded(u))
+            .map_or(0, |u| codes[u].mean),
+    }
+}
+
+/// The length of the block's rows (its last dimension), which the correction contexts use.
+fn grid_width(grid: &TileGrid) -> &usize {
+    grid.row_len()
 }
 
 /// The bytes of `v` (a value read from this dtype) in the dtype.
@@ -362,13 +463,14 @@ fn predict(
     grid: &TileGrid,
     modes: &[u32],
     codes: &[TileCode],
+    mean_step: f32,
     tiles: &mut [f32],
 ) {
     let p = cb.basis.p;
     debug_assert_eq!(tiles.len(), grid.n_tiles() * p);
     for ((tile, code), &mode) in tiles.chunks_exact_mut(p).zip(codes).zip(modes) {
         if mode >= FIRST_CODED {
-            stages.reconstruct_adaptive(&cb.basis, code, tile);
+            stages.reconstruct_adaptive(&cb.basis, code, mean_step, tile);
         } else {
             tile.fill(0.0);
         }
@@ -402,6 +504,7 @@ pub(super) fn decode(
     let (p, n_tiles, n_values) = (cb.basis.p, grid.n_tiles(), grid.n_values());
     let size = dtype.size();
     let step = step_of(max_error);
+    let mean_step = ResidualStages::bounded_mean_step(&cb.basis, step);
     let corrupt = |m: &str| Error::CorruptBlock(format!("error-bounded block: {m}"));
 
     let mut rest = payload;
@@ -414,9 +517,13 @@ pub(super) fn decode(
     let mean_model = (mask & HAS_MEANS != 0)
         .then(|| StaticModel::read(&mut rest, MEAN_ALPHABET))
         .transpose()?;
-    let correction_model = (mask & HAS_CORRECTIONS != 0)
-        .then(|| StaticModel::read(&mut rest, CORRECTION_ALPHABET))
-        .transpose()?;
+    let correction_models = (0..CONTEXTS)
+        .map(|c| {
+            (mask & (1 << (FIRST_CONTEXT_BIT + c as u32)) != 0)
+                .then(|| StaticModel::read(&mut rest, CORRECTION_ALPHABET))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>>>()?;
     let index_models = (0..stages.n_stages())
         .map(|s| {
             (mask & (1 << (FIRST_STAGE_BIT + s as u32)) != 0)
@@ -442,8 +549,7 @@ pub(super) fn decode(
     let codes = &mut scratch.tile_codes;
     codes.clear();
     codes.resize(n_tiles, TileCode::default());
-    let mean_levels = 1i32 << stages.mean.bits;
-    let mut previous_mean = 0i32;
+    let tiles_per_row = grid.tiles_per_row();
     let mut n_constants = 0usize;
     for (t, &mode) in modes.iter().enumerate() {
         if mode == CONSTANT {
@@ -454,19 +560,22 @@ pub(super) fn decode(
         if mode < FIRST_CODED {
             continue;
         }
-        let code = &mut codes[t];
-        code.n_stages = (mode - FIRST_CODED) as u8;
+        codes[t].n_stages = (mode - FIRST_CODED) as u8;
         if stages.mean.bits > 0 {
-            let model = mean_model.as_ref().ok_or_else(|| corrupt("means without a model"))?;
-            let m = previous_mean + unzigzag(get_categorized(&mut dec, model)?);
-            if !(0..mean_levels).contains(&m) {
-                return Err(corrupt(&format!("tile mean level {m}")));
+            let model = mean_model
+                .as_ref()
+                .ok_or_else(|| corrupt("means without a model"))?;
+            let m = i64::from(predicted_mean(modes, codes, t, tiles_per_row))
+                + i64::from(unzigzag(get_categorized(&mut dec, model)?));
+            if m.abs() > i64::from(MAX_MEAN_CODE) {
+                return Err(corrupt(&format!("tile mean code {m}")));
             }
-            code.mean = m as u16;
-            previous_mean = m;
+            codes[t].mean = m as i32;
         }
-        for s in 0..code.n_stages as usize {
-            let j = match &index_models[s] {
+        let code = &mut codes[t];
+        let used = code.n_stages as usize;
+        for (s, model) in index_models[..used].iter().enumerate() {
+            let j = match model {
                 Some(model) => dec.get(model)?,
                 None => dec.get_uniform(stages.k() as u32)?,
             };
@@ -477,29 +586,43 @@ pub(super) fn decode(
         }
     }
 
-    predict(cb, stages, grid, modes, codes, scratch_pred(&mut scratch.tiles, n_tiles * p));
+    predict(
+        cb,
+        stages,
+        grid,
+        modes,
+        codes,
+        mean_step,
+        scratch_pred(&mut scratch.tiles, n_tiles * p),
+    );
     let values = sized(&mut scratch.values, n_values);
     grid.assemble(&scratch.tiles[..n_tiles * p], values);
     let tile_of = tile_of_values(grid, &mut scratch.tile_ids, &mut scratch.tile_of);
 
-    let escapes = &mut scratch.corrections;
-    escapes.clear();
+    let width = *grid_width(grid);
+    let corrections = &mut scratch.corrections;
+    corrections.clear();
+    corrections.resize(n, NOT_CODED);
+    let mut escapes: Vec<usize> = Vec::new();
     for i in 0..n {
         if modes[tile_of[i] as usize] < FIRST_CODED {
             continue;
         }
-        let model = correction_model
+        let model = correction_models[context(corrections, i, width)]
             .as_ref()
             .ok_or_else(|| corrupt("corrections without a model"))?;
         let c = dec.get(model)?;
         let y = if c == ESCAPE {
-            escapes.push(i as u32);
+            corrections[i] = ESCAPED;
+            escapes.push(i);
             0.0
         } else {
-            let q = unzigzag(value_of_category(&mut dec, c)?);
+            let z = value_of_category(&mut dec, c)?;
+            let q = unzigzag(z);
             if q.abs() > MAX_STEPS {
                 return Err(corrupt(&format!("a correction of {q} steps")));
             }
+            corrections[i] = z;
             values[i] + q as f32 * step
         };
         values[i] = inverse(transform, y);
@@ -546,7 +669,6 @@ pub(super) fn decode(
         }
     }
     for (e, &i) in escapes.iter().enumerate() {
-        let i = i as usize;
         output[i * size..(i + 1) * size].copy_from_slice(&escaped[e * size..(e + 1) * size]);
     }
     Ok(())

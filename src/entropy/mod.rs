@@ -17,6 +17,8 @@ use constriction::stream::{Decode, Encode};
 const PRECISION: usize = 24;
 /// Largest alphabet a model may have (12-bit codeword indexes).
 pub const MAX_ALPHABET: usize = 4096;
+/// Largest symbol count a block sends (counts are scaled to it).
+const MAX_SENT_COUNT: u64 = 127;
 /// Most raw bits coded by one uniform symbol.
 const RAW_CHUNK_BITS: u32 = 16;
 
@@ -45,22 +47,24 @@ impl StaticModel {
         if total == 0 {
             return None;
         }
-        // Halve until the total fits the precision; a present symbol keeps a count of 1.
-        let mut shift = 0;
-        while counts
-            .iter()
-            .filter(|&&c| c > 0)
-            .map(|&c| (c >> shift).max(1))
-            .sum::<u64>()
-            > 1 << PRECISION
-        {
-            shift += 1;
-        }
+        // Counts are sent scaled to at most `MAX_SENT_COUNT` (one varint byte each): the
+        // probabilities lose little, the block saves a byte or two per symbol. A present
+        // symbol keeps a count of at least 1.
+        let top = *counts.iter().max().expect("non-empty");
         let (symbols, scaled): (Vec<u32>, Vec<u32>) = counts
             .iter()
             .enumerate()
             .filter(|(_, &c)| c > 0)
-            .map(|(s, &c)| (s as u32, (c >> shift).max(1) as u32))
+            .map(|(s, &c)| {
+                let scaled = if top <= MAX_SENT_COUNT {
+                    c
+                } else {
+                    ((u128::from(c) * u128::from(MAX_SENT_COUNT) + u128::from(top) / 2)
+                        / u128::from(top))
+                    .max(1) as u64
+                };
+                (s as u32, scaled as u32)
+            })
             .unzip();
         Some(Self::build(symbols, scaled, counts.len()).expect("counts checked above"))
     }
@@ -162,7 +166,6 @@ impl StaticModel {
         }
         Self::build(symbols, counts, alphabet)
     }
-
 }
 
 /// Encodes symbols in order into a range-coded stream.
@@ -212,10 +215,7 @@ impl SymbolEncoder {
 
     /// Finishes the stream: its bytes (little-endian 32-bit words).
     pub fn finish(self) -> Vec<u8> {
-        let words = self
-            .coder
-            .into_compressed()
-            .unwrap_or_else(|e| match e {});
+        let words = self.coder.into_compressed().unwrap_or_else(|e| match e {});
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 }
@@ -416,10 +416,14 @@ mod tests {
     fn integers_by_category() {
         let values = [0u32, 1, 2, 3, 100, 65_535, 1 << 20, u32::MAX];
         let mut counts = vec![0u64; 33];
-        values.iter().for_each(|&v| counts[category(v) as usize] += 1);
+        values
+            .iter()
+            .for_each(|&v| counts[category(v) as usize] += 1);
         let model = StaticModel::from_counts(&counts).unwrap();
         let mut enc = SymbolEncoder::new();
-        values.iter().for_each(|&v| put_categorized(&mut enc, &model, v));
+        values
+            .iter()
+            .for_each(|&v| put_categorized(&mut enc, &model, v));
         let bytes = enc.finish();
         let mut dec = SymbolDecoder::new(&bytes).unwrap();
         for &v in &values {

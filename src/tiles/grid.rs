@@ -79,6 +79,17 @@ impl TileGrid {
         self.batch * self.counts.iter().product::<usize>()
     }
 
+    /// Tiles along the block's last dimension (consecutive tiles are neighbours along it;
+    /// tile `t - tiles_per_row` is above tile `t` unless `t` starts a new plane or batch).
+    pub fn tiles_per_row(&self) -> usize {
+        self.counts[2]
+    }
+
+    /// The length of the block's rows (its last dimension).
+    pub fn row_len(&self) -> &usize {
+        &self.dims[2]
+    }
+
     /// Values per tile.
     pub fn tile_len(&self) -> usize {
         self.tile.iter().product()

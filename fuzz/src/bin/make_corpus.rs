@@ -95,5 +95,21 @@ fn main() {
             &[sel, 10, 0, 0x40],
         );
     }
+    // Error-bounded blocks: smooth images and a few decades, both dtypes, a loose and a tight
+    // bound, each codebook.
+    for sel in 0..2u8 {
+        for (dt, bound) in [(0u8, 40u8), (1, 8)] {
+            let mut seed = vec![sel, dt, bound];
+            for i in 0..256u32 {
+                let v = ((i % 17) as f64 / 17.0).powi(3) * 10f64.powi((i / 64) as i32 - 2);
+                if dt == 0 {
+                    seed.extend_from_slice(&(v as f32).to_ne_bytes());
+                } else {
+                    seed.extend_from_slice(&v.to_ne_bytes());
+                }
+            }
+            write("bounded", format!("ramp{sel}_{dt}"), &seed);
+        }
+    }
     println!("corpora written to {}", out.display());
 }

@@ -18,7 +18,7 @@ use crate::block::bitpack::{pack, packed_len, unpack};
 use crate::codebook::{Codebook, ModelKind};
 use crate::error::{Error, Result};
 use crate::train::{ModelParams, Progress};
-pub(crate) use adaptive::TileCode;
+pub(crate) use adaptive::{TileCode, MAX_MEAN_CODE};
 pub(crate) use stages::ResidualStages;
 
 /// Most codewords one stage may hold (12-bit indexes).
