@@ -15,7 +15,7 @@
 mod common;
 
 use blosc2_host::zfp::{self, ZfpMode};
-use blosc2_vq::codebook::{Codebook, Transform};
+use blosc2_vq::codebook::{Codebook, PrototypeStorage, Transform};
 use blosc2_vq::train::{CodebookParams, ModelParams, ResidualParams};
 use common::vdf::*;
 use common::*;
@@ -100,11 +100,26 @@ fn faces(quick: bool) {
         "\n### Faces: 200 held-out 64×64 images (float32), residual {stages}×{k} on 4×8 tiles, trained in {:.1} s\n",
         t0.elapsed().as_secs_f64()
     );
+    let n = original.len() as f64;
+    let half = cb
+        .clone()
+        .with_prototype_storage(PrototypeStorage::Float16)
+        .unwrap();
+    println!(
+        "codebook {} bytes (float32 prototypes), {} bytes with float16\n",
+        cb.to_msgpack().len(),
+        half.to_msgpack().len()
+    );
     println!("| codec | bound | bpp chunks | bpp file | PSNR dB | max error | bound holds | encode MB/s | decode MB/s |");
     println!("|---|---:|---:|---:|---:|---:|---|---:|---:|");
-    let n = original.len() as f64;
-    for e in [0.1, 0.05, 0.02, 0.01] {
-        let sealed = cb.clone().with_max_error(e).unwrap().to_msgpack();
+    for (e, base, label) in [
+        (0.1, &cb, "vq error-bounded"),
+        (0.05, &cb, "vq error-bounded"),
+        (0.05, &half, "vq error-bounded, float16 codebook"),
+        (0.02, &cb, "vq error-bounded"),
+        (0.01, &cb, "vq error-bounded"),
+    ] {
+        let sealed = base.clone().with_max_error(e).unwrap().to_msgpack();
         let g = Geometry {
             shape: &[200, 64, 64],
             chunks: &[16, 64, 64],
@@ -118,7 +133,7 @@ fn faces(quick: bool) {
             .collect();
         let worst = max_abs(&original, &rec);
         println!(
-            "| vq error-bounded | {e} | {:.3} | {:.3} | {:.2} | {worst:.4} | {} | {:.1} | {:.0} |",
+            "| {label} | {e} | {:.3} | {:.3} | {:.2} | {worst:.4} | {} | {:.1} | {:.0} |",
             m.chunk_bytes as f64 * 8.0 / n,
             m.file_bytes as f64 * 8.0 / n,
             psnr(&original, &rec),
@@ -126,6 +141,9 @@ fn faces(quick: bool) {
             m.encode_mbs,
             m.decode_mbs
         );
+        if base.prototype_storage() == PrototypeStorage::Float16 {
+            continue;
+        }
         let t = Instant::now();
         let z = zfp::compress(&test, 64, 64, ZfpMode::Accuracy(e));
         let enc = t.elapsed().as_secs_f64();
@@ -251,6 +269,19 @@ fn vdfs_table(quick: bool) {
         row(
             "vq log10, 10 % bound",
             &rec,
+            m.chunk_bytes,
+            Some(m.file_bytes),
+            m.encode_mbs,
+            m.decode_mbs,
+        );
+        let half = cb
+            .clone()
+            .with_prototype_storage(PrototypeStorage::Float16)
+            .unwrap();
+        let m = through_blosc2(&bytes, &g, &half.to_msgpack(), family.name());
+        row(
+            "vq log10, 10 %, float16 codebook",
+            &bytes_f64(&m.decoded),
             m.chunk_bytes,
             Some(m.file_bytes),
             m.encode_mbs,

@@ -152,6 +152,8 @@ typedef struct {
   int32_t beam;
   // The error bound blocks are coded to, or 0 for fixed-rate blocks.
   double max_error;
+  // Bits per stored prototype value: 64 (formats 1 and 2), 32 or 16.
+  int32_t prototype_bits;
 } blosc2_vq_codebook_info;
 
 // Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
@@ -279,6 +281,20 @@ int blosc2_vq_codebook_with_max_error(const uint8_t *codebook,
                                       uint8_t **out,
                                       int64_t *out_len);
 
+// Re-seals a codebook with its prototypes stored in `bits` (16, 32 or 64) bits per value (no
+// retraining): 16 halves a float32 codebook and moves each prototype by up to 2^-11 of
+// itself (error-bounded blocks keep their bound; fixed-rate blocks change a little). On
+// success `*out` holds the new codebook of `*out_len` bytes, to free with `blosc2_vq_free`.
+// Returns 0 or a negative code.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_prototype_bits(const uint8_t *codebook,
+                                           int64_t codebook_len,
+                                           int32_t bits,
+                                           uint8_t **out,
+                                           int64_t *out_len);
+
 // Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
 // parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256
 // codewords per stage in 2 stages for residual VQ; 4×4 tiles, 1000 training tiles, seed 0,
@@ -397,6 +413,20 @@ int blosc2_vq_codebook_with_max_error(const uint8_t *codebook,
                                       double max_error,
                                       uint8_t **out,
                                       int64_t *out_len);
+
+// Re-seals a codebook with its prototypes stored in `bits` (16, 32 or 64) bits per value (no
+// retraining): 16 halves a float32 codebook and moves each prototype by up to 2^-11 of
+// itself (error-bounded blocks keep their bound; fixed-rate blocks change a little). On
+// success `*out` holds the new codebook of `*out_len` bytes, to free with `blosc2_vq_free`.
+// Returns 0 or a negative code.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_prototype_bits(const uint8_t *codebook,
+                                           int64_t codebook_len,
+                                           int32_t bits,
+                                           uint8_t **out,
+                                           int64_t *out_len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -5,7 +5,7 @@ mod data;
 mod eval;
 
 use blosc2_host as host;
-use blosc2_vq::codebook::{ScalarMethod, Transform};
+use blosc2_vq::codebook::{PrototypeStorage, ScalarMethod, Transform};
 use blosc2_vq::train::{CodebookParams, Kind, Metric, TrainOptions};
 use blosc2_vq::Codebook;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -107,7 +107,7 @@ pub struct TrainArgs {
     pub log10_floor: Option<f64>,
     /// Seal an error bound into the codebook (residual): every decoded value within E of the
     /// original, in decades with --log10-floor (0.0414 = 10 %); none: fixed-rate blocks.
-    #[arg(long, value_name = "E")]
+    #[arg(long, value_name = "E", allow_negative_numbers = true)]
     pub max_error: Option<f64>,
     /// Tile shape, e.g. 4x4 or 4x4x4 (the data's last axes).
     #[arg(long, value_parser = parse_shape)]
@@ -219,6 +219,10 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         train: TrainArgs,
+        /// Bits per stored prototype value: 32, or 16 for a codebook half the size (the
+        /// prototypes move by up to 2^-11 of themselves).
+        #[arg(long, default_value = "32", value_parser = ["16", "32"])]
+        prototype_bits: String,
     },
     /// Compress a .npy array into a Blosc2 frame (.b2nd) with the codebook in its `vq` metalayer.
     Compress {
@@ -245,7 +249,7 @@ enum Command {
         /// Error bound for this compression (residual codebooks): every decoded value within
         /// E of the original (in decades under the codebook's log10 transform); the frame's
         /// codebook is re-sealed with it. Default: the codebook's.
-        #[arg(long, value_name = "E")]
+        #[arg(long, value_name = "E", allow_negative_numbers = true)]
         max_error: Option<f64>,
     },
     /// Decompress a Blosc2 frame made with the vq codec into a .npy file.
@@ -358,11 +362,17 @@ fn run(cli: Cli) -> CliResult<()> {
             input,
             output,
             train,
+            prototype_bits,
         } => {
             let data = data::Data::read(&input)?;
             let start = Instant::now();
-            let cb = train_with_progress(&train.params(), &data.to_f64().view())
+            let mut cb = train_with_progress(&train.params(), &data.to_f64().view())
                 .map_err(|e| format!("{}: {e}", input.display()))?;
+            if prototype_bits == "16" {
+                cb = cb
+                    .with_prototype_storage(PrototypeStorage::Float16)
+                    .map_err(|e| format!("{}: {e}", input.display()))?;
+            }
             std::fs::write(&output, cb.to_msgpack())
                 .map_err(|e| format!("{}: {e}", output.display()))?;
             println!(
@@ -496,6 +506,9 @@ fn describe_codebook(cb: &Codebook) -> String {
     }
     if let Transform::Log10 { floor } = cb.transform() {
         extras += &format!(", log10 transform (floor {floor:e})");
+    }
+    if cb.prototype_storage() == PrototypeStorage::Float16 {
+        extras += ", float16 prototypes";
     }
     if let Some(e) = cb.max_error() {
         let unit = if cb.transform().is_identity() {

@@ -199,3 +199,72 @@ fn eval_writes_the_report_and_plots() {
         assert!(len > 5_000, "{png} is only {len} bytes");
     }
 }
+
+#[test]
+fn an_error_bound_from_train_or_compress_holds_on_every_value() {
+    let npy = tmp("bounded_faces.npy");
+    let faces = faces_f32(&npy);
+    let cb = tmp("bounded.vq");
+    ok(bin()
+        .arg("train")
+        .arg(&npy)
+        .arg("-o")
+        .arg(&cb)
+        .args(["--model", "residual", "--prototypes", "32", "--stages", "2"])
+        .args([
+            "--mean-bits",
+            "6",
+            "--samples",
+            "3000",
+            "--max-error",
+            "0.05",
+        ])
+        .output()
+        .unwrap());
+    let text = ok(bin().arg("info").arg(&cb).output().unwrap());
+    assert!(text.contains("error-bounded: max_error 0.05"), "{text}");
+    for (bound, flag) in [(0.05f32, None), (0.02, Some("0.02"))] {
+        let frame = tmp("bounded.b2nd");
+        let back = tmp("bounded_back.npy");
+        let mut compress = bin();
+        compress
+            .arg("compress")
+            .arg(&npy)
+            .arg("-c")
+            .arg(&cb)
+            .arg("-o")
+            .arg(&frame);
+        if let Some(e) = flag {
+            compress.args(["--max-error", e]);
+        }
+        ok(compress.output().unwrap());
+        ok(bin()
+            .arg("decompress")
+            .arg(&frame)
+            .arg("-o")
+            .arg(&back)
+            .output()
+            .unwrap());
+        let rec: ndarray::Array3<f32> = ndarray_npy::read_npy(&back).unwrap();
+        let worst = faces
+            .iter()
+            .zip(rec.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst <= bound, "bound {bound}: worst {worst}");
+    }
+    let frame = tmp("bounded_bad.b2nd");
+    fails(
+        bin()
+            .arg("compress")
+            .arg(&npy)
+            .arg("-c")
+            .arg(&cb)
+            .arg("-o")
+            .arg(&frame)
+            .args(["--max-error", "-1"])
+            .output()
+            .unwrap(),
+        "max_error",
+    );
+}

@@ -321,11 +321,15 @@ def _bound(value):
 
 def _with_max_error(raw, max_error):
     """The codebook bytes `raw` re-sealed by the library with `max_error` (0: no bound)."""
+    return _resealed(_clib.lib().blosc2_vq_codebook_with_max_error, raw, max_error)
+
+
+def _resealed(function, raw, value):
+    """The codebook bytes `raw` re-sealed by the library's `function` with `value`."""
     lib = _clib.lib()
     out = ctypes.POINTER(ctypes.c_uint8)()
     out_len = ctypes.c_int64()
-    rc = lib.blosc2_vq_codebook_with_max_error(raw, len(raw), max_error, ctypes.byref(out),
-                                               ctypes.byref(out_len))
+    rc = function(raw, len(raw), value, ctypes.byref(out), ctypes.byref(out_len))
     if rc < 0:
         raise VQError(_clib.last_error_message())
     try:
@@ -391,6 +395,8 @@ class Codebook:
     - `transform` ("identity" or "log10") and `log10_floor` (None without a transform).
     - `max_error`: the error bound blocks are coded to (None: fixed-rate blocks);
       `with_max_error(e)` re-seals the codebook with another.
+    - `prototype_bits`: 32 (the default), 16 (`with_prototype_bits(16)`: half the bytes) or 64
+      (codebooks of formats 1 and 2).
     - `mean` and `scale` (the scaler, shaped like a tile), `prototypes` (n_prototypes x tile
       values, standardized space), `training` (n_samples, iterations, loss).
     - `raw`: the codebook's MessagePack map (bytes), what `compress` stores in the metalayer.
@@ -445,6 +451,7 @@ class Codebook:
         self.log10_floor = info.log10_floor if info.log10_floor > 0 else None
         self.transform = "identity" if self.log10_floor is None else "log10"
         self.max_error = info.max_error if info.max_error > 0 else None
+        self.prototype_bits = info.prototype_bits
         self.training = {"n_samples": info.n_samples, "iterations": info.iterations, "loss": info.loss}
 
     @classmethod
@@ -460,6 +467,13 @@ class Codebook:
         transform ("residual" codebooks only)."""
         bound = 0.0 if max_error is None else _bound(max_error)
         return Codebook(_with_max_error(self.raw, bound))
+
+    def with_prototype_bits(self, bits):
+        """The same codebook with its prototypes stored in `bits` (16, 32 or 64) bits per
+        value, no retraining: 16 halves a float32 codebook (error-bounded blocks keep their
+        bound; fixed-rate blocks change a little)."""
+        return Codebook(_resealed(_clib.lib().blosc2_vq_codebook_with_prototype_bits, self.raw,
+                                  _integer("bits", bits)))
 
     @property
     def has_weights(self):

@@ -74,6 +74,7 @@ class CodebookInfo(ctypes.Structure):
         ("log10_floor", ctypes.c_double),
         ("beam", ctypes.c_int32),
         ("max_error", ctypes.c_double),
+        ("prototype_bits", ctypes.c_int32),
     ]
 
 
@@ -112,6 +113,10 @@ def lib():
             ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int64),
         ]
         l.blosc2_vq_codebook_with_max_error.restype = ctypes.c_int
+        l.blosc2_vq_codebook_with_prototype_bits.argtypes = [
+            ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int64),
+        ]
+        l.blosc2_vq_codebook_with_prototype_bits.restype = ctypes.c_int
         _lib = l
     return _lib
 

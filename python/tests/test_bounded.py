@@ -31,6 +31,12 @@ def test_a_sealed_bound_and_a_fresh_process(tmp_path, faces):
     assert cb.max_error == 0.05 and "max_error=0.05" in repr(cb)
     assert cb.with_max_error(None).max_error is None
     assert cb.with_max_error(0.01).with_max_error(0.05).raw == cb.raw  # re-sealing round-trips
+    assert cb.prototype_bits == 32
+    half = cb.with_prototype_bits(16)
+    assert half.prototype_bits == 16 and len(half.raw) < len(cb.raw) and half.max_error == 0.05
+    with pytest.raises(blosc2_vq.VQError, match="16, 32 or 64"):
+        cb.with_prototype_bits(8)
+    sealed = half.raw
     path = tmp_path / "bounded.b2nd"
     test = faces[1::2]
     blosc2_vq.compress(test, sealed, chunks=(8, 64, 64), blocks=(1, 64, 64), urlpath=str(path), mode="w")

@@ -13,7 +13,8 @@
 //! 3. **Checks.** The encoder decodes every value exactly as the decoder will (same float32
 //!    operations, no fused multiply-add, the dtype's rounding) and checks the bound against
 //!    the original value in float64. A value that fails (rounding at the edge, a reach beyond
-//!    `±2^20` steps, a negative value under log10) is an escape: stored as it is.
+//!    `±2^20` steps, a negative value under log10) is an escape: stored as it is (an empty
+//!    cell under log10 as 0).
 //! 4. **Entropy coding.** Tile modes, mean differences, stage indexes and corrections go
 //!    through one range-coded stream with static per-block models ([`crate::entropy`]).
 //!
@@ -401,8 +402,15 @@ pub(super) fn encode(
         write_exact(dtype, c, &mut raw);
         payload.extend_from_slice(&raw);
     }
+    let mut zero = vec![0u8; size];
+    dtype.write_f32(&[0.0], &mut zero);
     for &i in &escapes {
-        payload.extend_from_slice(&input[i * size..(i + 1) * size]);
+        // An empty cell under log10 is stored as the 0 it stands for.
+        if log && is_empty(transform, exact[i]) {
+            payload.extend_from_slice(&zero);
+        } else {
+            payload.extend_from_slice(&input[i * size..(i + 1) * size]);
+        }
     }
     Ok(Encoded::Packed(payload.len()))
 }

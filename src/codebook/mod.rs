@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::kinds::Kind;
 use crate::weights::Metric;
 use serde::{Deserialize, Serialize};
+pub use storage::PrototypeStorage;
 use storage::Prototypes;
 
 /// The newest codebook format this build writes and reads.
@@ -219,7 +220,7 @@ impl Codebook {
             tile_shape,
             n_prototypes,
             scaler,
-            prototypes: Prototypes::float32(prototypes),
+            prototypes: Prototypes::stored_as(prototypes, PrototypeStorage::Float32),
             weight_bits,
             kept_weights: 0,
             transform: Transform::Identity,
@@ -299,6 +300,17 @@ impl Codebook {
         self.resealed(|cb| cb.max_error = None)
     }
 
+    /// The same codebook with its prototypes stored as `storage` (no retraining): float16
+    /// halves a float32 codebook's bytes and moves each prototype value by up to 2^-11 of it,
+    /// which costs a little quality in fixed-rate blocks and a little rate in error-bounded
+    /// ones (whose bound still holds: the encoder checks every value). The fingerprint changes.
+    pub fn with_prototype_storage(self, storage: PrototypeStorage) -> Result<Self> {
+        self.resealed(|cb| {
+            let values = std::mem::take(&mut cb.prototypes.values);
+            cb.prototypes = Prototypes::stored_as(values, storage);
+        })
+    }
+
     /// The same codebook with another weight bit depth (1 to 8).
     pub fn with_weight_bits(self, bits: u8) -> Result<Self> {
         self.resealed(|cb| cb.weight_bits = bits)
@@ -361,9 +373,9 @@ impl Codebook {
         &self.prototypes.values
     }
 
-    /// Whether the prototypes are stored as float32 (format 3) rather than float64.
-    pub fn stores_float32(&self) -> bool {
-        self.prototypes.float32
+    /// How the prototypes are stored (float32 for codebooks trained by this build).
+    pub fn prototype_storage(&self) -> PrototypeStorage {
+        self.prototypes.storage
     }
 
     /// The error bound its blocks are coded to, if any ([`Codebook::with_max_error`]).
@@ -434,6 +446,16 @@ impl Codebook {
             },
             _ => Error::InvalidCodebook(format!("not a blosc2-vq codebook ({e})")),
         })?;
+        // The values a `bin` of prototypes must hold; a shape that overflows is left for
+        // `validate` to name.
+        let n_values = cb
+            .tile_shape
+            .iter()
+            .try_fold(cb.n_prototypes as usize, |a, &t| a.checked_mul(t as usize));
+        let mut cb = cb;
+        if let Some(n) = n_values {
+            cb.prototypes.resolve(n).map_err(Error::InvalidCodebook)?;
+        }
         cb.validate()?;
         let expected = cb.compute_fingerprint();
         if cb.fingerprint != expected {
@@ -517,9 +539,11 @@ impl Codebook {
                 ));
             }
         }
-        if self.format_version < 3 && (self.max_error.is_some() || self.prototypes.float32) {
+        if self.format_version < 3
+            && (self.max_error.is_some() || self.prototypes.storage != PrototypeStorage::Float64)
+        {
             return bad(format!(
-                "format {} cannot hold an error bound or float32 prototypes",
+                "format {} cannot hold an error bound or float32/float16 prototypes",
                 self.format_version
             ));
         }
@@ -684,6 +708,27 @@ mod tests {
         // A flip in a float's low bit changes the content, so the fingerprint catches it.
         assert_eq!(flipped, bytes.len());
         assert!(Codebook::from_msgpack(b"garbage").is_err());
+    }
+
+    #[test]
+    fn prototypes_round_trip_in_every_storage() {
+        let cb = tiny();
+        assert_eq!(cb.prototype_storage(), PrototypeStorage::Float32);
+        for storage in [
+            PrototypeStorage::Float16,
+            PrototypeStorage::Float64,
+            PrototypeStorage::Float32,
+        ] {
+            let stored = cb.clone().with_prototype_storage(storage).unwrap();
+            let back = Codebook::from_msgpack(&stored.to_msgpack()).unwrap();
+            assert_eq!(back.prototype_storage(), storage);
+            assert_eq!(back, stored);
+        }
+        let half = cb
+            .clone()
+            .with_prototype_storage(PrototypeStorage::Float16)
+            .unwrap();
+        assert!(half.to_msgpack().len() < cb.to_msgpack().len());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use super::train::{metric_to_c, scalar_method_to_c};
 use super::{guard, hand_over, len_from_c};
-use crate::codebook::{ModelKind, Transform};
+use crate::codebook::{ModelKind, PrototypeStorage, Transform};
 use crate::error::{Error, Result};
 use std::ffi::c_int;
 
@@ -50,6 +50,8 @@ pub struct blosc2_vq_codebook_info {
     pub beam: i32,
     /// The error bound blocks are coded to, or 0 for fixed-rate blocks.
     pub max_error: f64,
+    /// Bits per stored prototype value: 64 (formats 1 and 2), 32 or 16.
+    pub prototype_bits: i32,
 }
 
 fn codebook_from_c(codebook: *const u8, len: i64) -> Result<crate::Codebook> {
@@ -125,6 +127,11 @@ pub unsafe extern "C" fn blosc2_vq_codebook_inspect(
             log10_floor,
             beam,
             max_error: cb.max_error().unwrap_or(0.0),
+            prototype_bits: match cb.prototype_storage() {
+                PrototypeStorage::Float64 => 64,
+                PrototypeStorage::Float32 => 32,
+                PrototypeStorage::Float16 => 16,
+            },
         };
         // SAFETY: checked non-NULL; the caller passes a writable struct.
         unsafe { out.write(described) };
@@ -193,6 +200,46 @@ pub unsafe extern "C" fn blosc2_vq_codebook_with_max_error(
         } else {
             cb.with_max_error(max_error)?
         };
+        // SAFETY: both checked non-NULL; the caller passes writable locations.
+        unsafe { hand_over(&cb.to_msgpack(), out, out_len) }
+    })
+}
+
+/// Re-seals a codebook with its prototypes stored in `bits` (16, 32 or 64) bits per value (no
+/// retraining): 16 halves a float32 codebook and moves each prototype by up to 2^-11 of
+/// itself (error-bounded blocks keep their bound; fixed-rate blocks change a little). On
+/// success `*out` holds the new codebook of `*out_len` bytes, to free with `blosc2_vq_free`.
+/// Returns 0 or a negative code.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_with_prototype_bits(
+    codebook: *const u8,
+    codebook_len: i64,
+    bits: i32,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+) -> c_int {
+    guard("blosc2_vq_codebook_with_prototype_bits", || {
+        if out.is_null() {
+            return Err(Error::NullPointer("out"));
+        }
+        if out_len.is_null() {
+            return Err(Error::NullPointer("out_len"));
+        }
+        let storage = match bits {
+            16 => PrototypeStorage::Float16,
+            32 => PrototypeStorage::Float32,
+            64 => PrototypeStorage::Float64,
+            other => {
+                return Err(Error::param(
+                    "bits",
+                    format!("{other}: prototypes are stored in 16, 32 or 64 bits"),
+                ))
+            }
+        };
+        let cb = codebook_from_c(codebook, codebook_len)?.with_prototype_storage(storage)?;
         // SAFETY: both checked non-NULL; the caller passes writable locations.
         unsafe { hand_over(&cb.to_msgpack(), out, out_len) }
     })
