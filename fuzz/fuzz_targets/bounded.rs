@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let cb = &blosc2_vq_fuzz::prepared()[blosc2_vq_fuzz::BOUNDED[*sel as usize % 2]];
-    let dtype = if dt % 2 == 0 { Dtype::Float32 } else { Dtype::Float64 };
+    let dtype = if dt % 2 == 0 {
+        Dtype::Float32
+    } else {
+        Dtype::Float64
+    };
     let size = dtype.size();
     // 1e-6 to 10, in 8 steps per decade.
     let max_error = 10f64.powf(f64::from(*bound % 56) / 8.0 - 6.0);

@@ -3,11 +3,11 @@
 //! targets agree on the codebooks.
 
 use blosc2_vq::codebook::{PreparedCodebook, ScalarMethod, Transform};
+use blosc2_vq::train::Metric;
 use blosc2_vq::train::{
     ArchetypalParams, CodebookParams, FuzzyCMeansParams, KMeansParams, ModelParams, ResidualParams,
     ScalarParams,
 };
-use blosc2_vq::train::Metric;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::OnceLock;
 

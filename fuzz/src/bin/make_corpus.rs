@@ -30,7 +30,9 @@ fn main() {
                 .flat_map(|(y, x)| f[img * 4096 + (y + 16) * 64 + x + 16].to_ne_bytes())
                 .collect();
             let mut packed = vec![0u8; crop.len()];
-            if let Ok(Encoded::Packed(n)) = encode_block(cb, &layout, &crop, None, None, &mut packed) {
+            if let Ok(Encoded::Packed(n)) =
+                encode_block(cb, &layout, &crop, None, None, &mut packed)
+            {
                 let mut input = vec![(sel + n_cb * 3) as u8 | 0x80];
                 input.extend_from_slice(&(crop.len() as u16).to_le_bytes());
                 input.extend_from_slice(&packed[..n]);
@@ -39,6 +41,34 @@ fn main() {
             let mut enc = vec![sel as u8, 0, 1, 31, 31, 0];
             enc.extend_from_slice(&crop);
             write("encoder", format!("face{sel}_{img}"), &enc);
+        }
+    }
+    // Error-bounded (format 3) blocks of the same crops, for decode_block.
+    for &sel in &blosc2_vq_fuzz::BOUNDED {
+        let cb = &blosc2_vq_fuzz::prepared()[sel];
+        let layout = BlockLayout {
+            shape: vec![32, 32],
+            dtype: Dtype::Float32,
+        };
+        let bound = if cb.codebook().transform().is_identity() {
+            0.02
+        } else {
+            0.04
+        };
+        for img in 0..2 {
+            let crop: Vec<u8> = (0..32)
+                .flat_map(|y| (0..32).map(move |x| (y, x)))
+                .flat_map(|(y, x)| f[img * 4096 + (y + 16) * 64 + x + 16].to_ne_bytes())
+                .collect();
+            let mut packed = vec![0u8; crop.len() * 2];
+            if let Ok(Encoded::Packed(n)) =
+                encode_block(cb, &layout, &crop, None, Some(bound), &mut packed)
+            {
+                let mut input = vec![(sel + n_cb * 3) as u8 | 0x80];
+                input.extend_from_slice(&(crop.len() as u16).to_le_bytes());
+                input.extend_from_slice(&packed[..n]);
+                write("decode_block", format!("bounded{sel}_{img}"), &input);
+            }
         }
     }
     // A 16×16×16 volume for the 3-D codebooks.
