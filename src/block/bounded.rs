@@ -38,7 +38,8 @@
 //! ```
 //! In the stream: every tile's mode; then per coded tile, its mean difference from the
 //! previous coded tile's (zigzag, by category) and its stage indexes; then per value of the
-//! coded tiles, in block order, its correction (zigzag, by category) or the escape symbol,
+//! coded tiles, in block order, its correction (zigzagged: a symbol of its own below 16, else
+//! by category) or the escape symbol,
 //! in the model of its context: the sum of the sizes (0, 1, 2 or more steps) of its left and
 //! upper neighbours' corrections, capped at 3.
 
@@ -60,10 +61,21 @@ const CONSTANT: u32 = 2;
 const FIRST_CODED: u32 = 3;
 /// Largest correction in steps; beyond it a value is an escape.
 const MAX_STEPS: i32 = 1 << 20;
-/// The escape symbol among correction categories (zigzag of `±2^20` has 22 bits).
-const ESCAPE: u32 = 23;
-/// Alphabets of the category models.
+/// Corrections are symbols of their own below `DIRECT` (zigzagged), and above it a category
+/// (the bit length, 5 to 22 for `±2^20`) followed by its low bits; then the escape symbol.
+const DIRECT: u32 = 16;
+const ESCAPE: u32 = DIRECT + (22 - 4);
 const CORRECTION_ALPHABET: usize = ESCAPE as usize + 1;
+
+/// The symbol of a zigzagged correction `z` (below [`ESCAPE`]).
+fn correction_symbol(z: u32) -> u32 {
+    if z < DIRECT {
+        z
+    } else {
+        DIRECT + category(z) - 5
+    }
+}
+/// Tile mean differences are coded by category (zigzag bit length, 0 to 32).
 const MEAN_ALPHABET: usize = 33;
 /// Under log10 the decoder's `10^y` comes from the platform's `powf`, which may differ in
 /// the last bit between C libraries: the encoder keeps this margin (decades) to the bound.
@@ -312,7 +324,7 @@ pub(super) fn encode(
         let symbol = match c {
             NOT_CODED => continue,
             ESCAPED => ESCAPE,
-            z => category(z),
+            z => correction_symbol(z),
         };
         correction_counts[context(corrections, i, width)][symbol as usize] += 1;
     }
@@ -378,7 +390,11 @@ pub(super) fn encode(
         if c == ESCAPED {
             enc.put(model, ESCAPE);
         } else {
-            put_categorized(&mut enc, model, c);
+            let symbol = correction_symbol(c);
+            enc.put(model, symbol);
+            if symbol >= DIRECT {
+                enc.put_bits(c, category(c) - 1);
+            }
         }
     }
     let stream = enc.finish();
@@ -625,7 +641,11 @@ pub(super) fn decode(
             escapes.push(i);
             0.0
         } else {
-            let z = value_of_category(&mut dec, c)?;
+            let z = if c < DIRECT {
+                c
+            } else {
+                value_of_category(&mut dec, c - DIRECT + 5)?
+            };
             let q = unzigzag(z);
             if q.abs() > MAX_STEPS {
                 return Err(corrupt(&format!("a correction of {q} steps")));
