@@ -9,15 +9,13 @@
 //! codebook in the `vq` metalayer, 2 threads. Settings: mean-removed residual VQ (8 stages of
 //! 256 codewords, beam 4, 8-bit tile means; cut to 2, 4 and 8 stages with
 //! `Codebook::with_stages`) on the values and on `log10(max(v, 1e-16))`, k-means 256 and
-//! Archetypal Analysis (36) on log10; ZFP; lossless LZ4 and ZSTD with byte shuffle.
+//! Archetypal Analysis (36) on log10; the same residual codebook on log10 with a 10 % error
+//! bound; 3-D ZFP; lossless LZ4 and ZSTD with byte shuffle.
 //!
-//! ZFP is the host crate's 2-D float32 wrapper (the one the `eval` report uses): c-blosc2's own
-//! ZFP plugin is not built into the statically linked c-blosc2 here, so there is no 3-D float64
-//! ZFP to call. Each VDF goes in as a 1024×32 image (32 slices of 32×32 stacked; ZFP's 4×4
-//! blocks never straddle two slices), which leaves ZFP one axis of correlation fewer than a
-//! 3-D ZFP would have: read its rows as a pessimistic ZFP. Its log10 rows follow the notebook
-//! (clamp to 1e-16, log10, reconstructions <= 1e-16 set to 0); the vq codec's log10 decoder
-//! zeroes below √10 × floor instead.
+//! ZFP is real 3-D float64 ZFP (the host crate's `compress_volumes_f64`, one stream per VDF,
+//! fixed accuracy as zfpy's `tolerance=`). Its log10 rows follow the notebook (clamp to 1e-16,
+//! log10, reconstructions <= 1e-16 set to 0); the vq codec's log10 decoder zeroes below
+//! √10 × floor instead (fixed-rate blocks) or below the floor (error-bounded blocks).
 
 // The generator is `tests/common/vdf.rs`, reached as `common::vdf` (loading it again with its
 // own `#[path]` would compile it twice, as two distinct modules).
@@ -139,38 +137,33 @@ fn lossless_row(name: &str, codec: u32, test: &[f64], shape: &[i64]) -> Row {
     }
 }
 
-/// ZFP 2-D on float32 (see the module docs), on the values or, as the notebook's MLP and DCT
-/// runs do, on `log10(max(v, FLOOR))` with results at or below the floor set to 0.
+/// 3-D float64 ZFP, one stream per VDF, on the values or, as the notebook's MLP and DCT runs
+/// do, on `log10(max(v, FLOOR))` with results at or below the floor set to 0.
 fn zfp_row(tolerance: f64, log: bool, test: &[f64]) -> Row {
-    let input: Vec<f32> = test
+    let input: Vec<f64> = test
         .iter()
-        .map(|&v| {
-            if log {
-                v.max(FLOOR).log10() as f32
-            } else {
-                v as f32
-            }
-        })
+        .map(|&v| if log { v.max(FLOOR).log10() } else { v })
         .collect();
     let mode = ZfpMode::Accuracy(tolerance);
+    let n = test.len() / (SIDE * SIDE * SIDE);
     let t0 = Instant::now();
-    let packed = zfp::compress(&input, SIDE * SIDE, SIDE, mode);
+    let packed = zfp::compress_volumes_f64(&input, n, SIDE, SIDE, SIDE, mode);
     let enc = t0.elapsed().as_secs_f64();
-    let mut out = vec![0f32; input.len()];
+    let mut out = vec![0f64; input.len()];
     let t1 = Instant::now();
-    zfp::decompress(&packed, &mut out);
+    zfp::decompress_volumes_f64(&packed, &mut out);
     let rec: Vec<f64> = out
         .iter()
         .map(|&z| {
             if log {
-                let v = 10f64.powf(f64::from(z));
+                let v = 10f64.powf(z);
                 if v <= FLOOR {
                     0.0
                 } else {
                     v
                 }
             } else {
-                f64::from(z)
+                z
             }
         })
         .collect();
@@ -178,9 +171,9 @@ fn zfp_row(tolerance: f64, log: bool, test: &[f64]) -> Row {
     let mb = test.len() as f64 * 8.0 / 1e6;
     Row {
         name: if log {
-            format!("ZFP 2-D f32, log10, tolerance {tolerance} (decades)")
+            format!("ZFP 3-D f64, log10, tolerance {tolerance} (decades)")
         } else {
-            format!("ZFP 2-D f32, tolerance {tolerance:e}")
+            format!("ZFP 3-D f64, tolerance {tolerance:e}")
         },
         compressed: packed.nbytes(),
         codebook: 0,
@@ -235,6 +228,17 @@ fn main() {
             rows.push(vq_row(
                 &format!("vq residual {stages}×256 beam 4 mean 8 bits, {label}"),
                 &cut,
+                secs,
+                test,
+                &shape,
+            ));
+        }
+        if transform == log {
+            // Error-bounded: every stored value within 10 %, every empty cell exactly 0.
+            let bounded = cb.clone().with_max_error(1.1f64.log10()).unwrap();
+            rows.push(vq_row(
+                "vq residual 8×256 mean 8 bits, log10, 10 % error bound",
+                &bounded,
                 secs,
                 test,
                 &shape,
