@@ -38,7 +38,7 @@
 //! ```
 //! In the stream: every tile's mode; then per coded tile, its mean difference from the
 //! previous coded tile's (zigzag, by category) and its stage indexes; then per value of the
-//! coded tiles, in block order, its correction (zigzagged: a symbol of its own below 16, else
+//! coded tiles, in block order, its correction (zigzagged: a symbol of its own below 4, else
 //! by category) or the escape symbol,
 //! in the model of its context: the sum of the sizes (0, 1, 2 or more steps) of its left and
 //! upper neighbours' corrections, capped at 3.
@@ -62,9 +62,12 @@ const FIRST_CODED: u32 = 3;
 /// Largest correction in steps; beyond it a value is an escape.
 const MAX_STEPS: i32 = 1 << 20;
 /// Corrections are symbols of their own below `DIRECT` (zigzagged), and above it a category
-/// (the bit length, 5 to 22 for `±2^20`) followed by its low bits; then the escape symbol.
-const DIRECT: u32 = 16;
-const ESCAPE: u32 = DIRECT + (22 - 4);
+/// (the bit length, `DIRECT_BITS + 1` to 22 for `±2^20`) followed by its low bits; then the
+/// escape symbol. Direct symbols below 4 measured best on the faces and VDFs (below 16, the
+/// larger models cost more than they save).
+const DIRECT_BITS: u32 = 2;
+const DIRECT: u32 = 1 << DIRECT_BITS;
+const ESCAPE: u32 = DIRECT + (22 - DIRECT_BITS);
 const CORRECTION_ALPHABET: usize = ESCAPE as usize + 1;
 
 /// The symbol of a zigzagged correction `z` (below [`ESCAPE`]).
@@ -72,7 +75,7 @@ fn correction_symbol(z: u32) -> u32 {
     if z < DIRECT {
         z
     } else {
-        DIRECT + category(z) - 5
+        DIRECT + category(z) - (DIRECT_BITS + 1)
     }
 }
 /// Tile mean differences are coded by category (zigzag bit length, 0 to 32).
@@ -644,7 +647,7 @@ pub(super) fn decode(
             let z = if c < DIRECT {
                 c
             } else {
-                value_of_category(&mut dec, c - DIRECT + 5)?
+                value_of_category(&mut dec, c - DIRECT + DIRECT_BITS + 1)?
             };
             let q = unzigzag(z);
             if q.abs() > MAX_STEPS {
