@@ -319,11 +319,6 @@ def _bound(value):
     return value
 
 
-def _with_max_error(raw, max_error):
-    """The codebook bytes `raw` re-sealed by the library with `max_error` (0: no bound)."""
-    return _resealed(_clib.lib().blosc2_vq_codebook_with_max_error, raw, max_error)
-
-
 def _resealed(function, raw, value):
     """The codebook bytes `raw` re-sealed by the library's `function` with `value`."""
     lib = _clib.lib()
@@ -466,7 +461,7 @@ class Codebook:
         every decoded value within `max_error` of the original, in decades under a log10
         transform ("residual" codebooks only)."""
         bound = 0.0 if max_error is None else _bound(max_error)
-        return Codebook(_with_max_error(self.raw, bound))
+        return Codebook(_resealed(_clib.lib().blosc2_vq_codebook_with_max_error, self.raw, bound))
 
     def with_prototype_bits(self, bits):
         """The same codebook with its prototypes stored in `bits` (16, 32 or 64) bits per

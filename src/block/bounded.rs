@@ -248,11 +248,11 @@ pub(super) fn encode(
         modes,
         codes,
         mean_step,
-        scratch_pred(&mut scratch.tiles, n_tiles * p),
+        sized(&mut scratch.tiles, n_tiles * p),
     );
     let pred = sized(&mut scratch.values, n_values);
     grid.assemble(&scratch.tiles[..n_tiles * p], pred);
-    let tile_of = tile_of_values(grid, &mut scratch.tile_ids, &mut scratch.tile_of);
+    let tile_of = tile_of_values(grid, &mut scratch.tile_map);
 
     // 3. Corrections and checks.
     let corrections = &mut scratch.corrections;
@@ -273,7 +273,7 @@ pub(super) fn encode(
             within(transform, max_error, x, dtype.stored(inverse(transform, y)))
         };
         let chosen = match log_floor {
-            Some(floor) if (0.0..floor).contains(&x) => {
+            Some(floor) if is_empty(transform, x) => {
                 // Empty: any correction that lands below the floor will do, the smallest first.
                 let err = f64::from((floor as f32).log10()) - f64::from(pred[i]);
                 let q = below_steps(err, f64::from(step));
@@ -309,19 +309,24 @@ pub(super) fn encode(
     let mut mean_counts = vec![0u64; MEAN_ALPHABET];
     let mut index_counts = vec![vec![0u64; stages.k()]; stages.n_stages()];
     let tiles_per_row = grid.tiles_per_row();
+    // Each coded tile's mean less its prediction, in tile order (used twice below).
+    let mut mean_deltas = Vec::new();
+    let mut previous = 0;
     for (t, code) in codes.iter().enumerate() {
         if modes[t] < FIRST_CODED {
             continue;
         }
         if mean_bits > 0 {
-            let d = code.mean - predicted_mean(modes, codes, t, tiles_per_row);
+            let d = code.mean - predicted_mean(modes, codes, t, tiles_per_row, previous);
+            previous = code.mean;
             mean_counts[category(zigzag(d)) as usize] += 1;
+            mean_deltas.push(d);
         }
         for (s, &j) in code.indexes[..code.n_stages as usize].iter().enumerate() {
             index_counts[s][j as usize] += 1;
         }
     }
-    let width = *grid_width(grid);
+    let width = grid.row_len();
     let mut correction_counts = vec![vec![0u64; CORRECTION_ALPHABET]; CONTEXTS];
     for (i, &c) in corrections.iter().enumerate() {
         let symbol = match c {
@@ -368,12 +373,12 @@ pub(super) fn encode(
 
     let mut enc = SymbolEncoder::new();
     modes.iter().for_each(|&m| enc.put(&mode_model, m));
+    let mut deltas = mean_deltas.iter();
     for (t, code) in codes.iter().enumerate() {
         if modes[t] < FIRST_CODED {
             continue;
         }
-        if let Some(model) = &mean_model {
-            let d = code.mean - predicted_mean(modes, codes, t, tiles_per_row);
+        if let (Some(model), Some(&d)) = (&mean_model, deltas.next()) {
             put_categorized(&mut enc, model, zigzag(d));
         }
         for (s, &j) in code.indexes[..code.n_stages as usize].iter().enumerate() {
@@ -449,8 +454,15 @@ pub(crate) fn below_steps(err: f64, step: f64) -> f64 {
 }
 
 /// The prediction of coded tile `t`'s mean code from its left and upper neighbours (their
-/// average when both are coded, else the one that is, else the previous coded tile's, else 0).
-fn predicted_mean(modes: &[u32], codes: &[TileCode], t: usize, tiles_per_row: usize) -> i32 {
+/// average when both are coded, else the one that is, else `previous`: the previous coded
+/// tile's, or 0).
+fn predicted_mean(
+    modes: &[u32],
+    codes: &[TileCode],
+    t: usize,
+    tiles_per_row: usize,
+    previous: i32,
+) -> i32 {
     let coded = |u: usize| modes[u] >= FIRST_CODED;
     let left = (!t.is_multiple_of(tiles_per_row) && coded(t - 1)).then(|| codes[t - 1].mean);
     let up =
@@ -458,16 +470,8 @@ fn predicted_mean(modes: &[u32], codes: &[TileCode], t: usize, tiles_per_row: us
     match (left, up) {
         (Some(l), Some(u)) => ((i64::from(l) + i64::from(u)).div_euclid(2)) as i32,
         (Some(m), None) | (None, Some(m)) => m,
-        (None, None) => (0..t)
-            .rev()
-            .find(|&u| coded(u))
-            .map_or(0, |u| codes[u].mean),
+        (None, None) => previous,
     }
-}
-
-/// The length of the block's rows (its last dimension), which the correction contexts use.
-fn grid_width(grid: &TileGrid) -> &usize {
-    grid.row_len()
 }
 
 /// The bytes of `v` (a value read from this dtype) in the dtype.
@@ -477,10 +481,6 @@ fn write_exact(dtype: Dtype, v: f64, out: &mut [u8]) {
         // Every other dtype's values are exactly float32 values.
         _ => dtype.write_f32(&[v as f32], out),
     }
-}
-
-fn scratch_pred(tiles: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    sized(tiles, len)
 }
 
 /// The predictions of every tile (value units; zero for tiles that are not coded).
@@ -504,15 +504,27 @@ fn predict(
     }
 }
 
-/// For every value of the block, the index of the tile that holds it.
-fn tile_of_values<'a>(grid: &TileGrid, ids: &mut Vec<u32>, out: &'a mut Vec<u32>) -> &'a [u32] {
-    let p = grid.tile_len();
-    ids.clear();
-    ids.extend((0..grid.n_tiles() as u32).flat_map(|t| std::iter::repeat_n(t, p)));
-    out.clear();
-    out.resize(grid.n_values(), 0);
-    grid.assemble(ids, out);
-    out
+/// For every value of the block, the index of the tile that holds it; kept in `scratch` for
+/// the next block of the same grid (every block of a chunk but a short last one).
+fn tile_of_values<'a>(grid: &TileGrid, scratch: &'a mut TileMap) -> &'a [u32] {
+    if scratch.grid.as_ref() != Some(grid) {
+        let p = grid.tile_len();
+        let ids: Vec<u32> = (0..grid.n_tiles() as u32)
+            .flat_map(|t| std::iter::repeat_n(t, p))
+            .collect();
+        scratch.tile_of.clear();
+        scratch.tile_of.resize(grid.n_values(), 0);
+        grid.assemble(&ids, &mut scratch.tile_of);
+        scratch.grid = Some(grid.clone());
+    }
+    &scratch.tile_of
+}
+
+/// The tile of every value, for the grid it was computed for.
+#[derive(Default)]
+pub(super) struct TileMap {
+    grid: Option<TileGrid>,
+    tile_of: Vec<u32>,
 }
 
 /// Decodes an error-bounded block's `payload` into `output` (`n` values of `dtype`).
@@ -577,6 +589,7 @@ pub(super) fn decode(
     codes.clear();
     codes.resize(n_tiles, TileCode::default());
     let tiles_per_row = grid.tiles_per_row();
+    let mut previous = 0;
     let mut n_constants = 0usize;
     for (t, &mode) in modes.iter().enumerate() {
         if mode == CONSTANT {
@@ -592,12 +605,13 @@ pub(super) fn decode(
             let model = mean_model
                 .as_ref()
                 .ok_or_else(|| corrupt("means without a model"))?;
-            let m = i64::from(predicted_mean(modes, codes, t, tiles_per_row))
+            let m = i64::from(predicted_mean(modes, codes, t, tiles_per_row, previous))
                 + i64::from(unzigzag(get_categorized(&mut dec, model)?));
             if m.abs() > i64::from(MAX_MEAN_CODE) {
                 return Err(corrupt(&format!("tile mean code {m}")));
             }
             codes[t].mean = m as i32;
+            previous = m as i32;
         }
         let code = &mut codes[t];
         let used = code.n_stages as usize;
@@ -620,13 +634,13 @@ pub(super) fn decode(
         modes,
         codes,
         mean_step,
-        scratch_pred(&mut scratch.tiles, n_tiles * p),
+        sized(&mut scratch.tiles, n_tiles * p),
     );
     let values = sized(&mut scratch.values, n_values);
     grid.assemble(&scratch.tiles[..n_tiles * p], values);
-    let tile_of = tile_of_values(grid, &mut scratch.tile_ids, &mut scratch.tile_of);
+    let tile_of = tile_of_values(grid, &mut scratch.tile_map);
 
-    let width = *grid_width(grid);
+    let width = grid.row_len();
     let corrections = &mut scratch.corrections;
     corrections.clear();
     corrections.resize(n, NOT_CODED);

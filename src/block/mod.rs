@@ -33,8 +33,7 @@ struct Scratch {
     exact_tiles: Vec<f64>,
     tile_codes: Vec<crate::kinds::residual::TileCode>,
     modes: Vec<u32>,
-    tile_ids: Vec<u32>,
-    tile_of: Vec<u32>,
+    tile_map: bounded::TileMap,
     corrections: Vec<u32>,
 }
 

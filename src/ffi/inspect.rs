@@ -188,20 +188,16 @@ pub unsafe extern "C" fn blosc2_vq_codebook_with_max_error(
     out_len: *mut i64,
 ) -> c_int {
     guard("blosc2_vq_codebook_with_max_error", || {
-        if out.is_null() {
-            return Err(Error::NullPointer("out"));
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            resealed(codebook, codebook_len, out, out_len, |cb| {
+                if max_error == 0.0 {
+                    cb.without_max_error()
+                } else {
+                    cb.with_max_error(max_error)
+                }
+            })
         }
-        if out_len.is_null() {
-            return Err(Error::NullPointer("out_len"));
-        }
-        let cb = codebook_from_c(codebook, codebook_len)?;
-        let cb = if max_error == 0.0 {
-            cb.without_max_error()?
-        } else {
-            cb.with_max_error(max_error)?
-        };
-        // SAFETY: both checked non-NULL; the caller passes writable locations.
-        unsafe { hand_over(&cb.to_msgpack(), out, out_len) }
     })
 }
 
@@ -222,12 +218,6 @@ pub unsafe extern "C" fn blosc2_vq_codebook_with_prototype_bits(
     out_len: *mut i64,
 ) -> c_int {
     guard("blosc2_vq_codebook_with_prototype_bits", || {
-        if out.is_null() {
-            return Err(Error::NullPointer("out"));
-        }
-        if out_len.is_null() {
-            return Err(Error::NullPointer("out_len"));
-        }
         let storage = match bits {
             16 => PrototypeStorage::Float16,
             32 => PrototypeStorage::Float32,
@@ -239,8 +229,35 @@ pub unsafe extern "C" fn blosc2_vq_codebook_with_prototype_bits(
                 ))
             }
         };
-        let cb = codebook_from_c(codebook, codebook_len)?.with_prototype_storage(storage)?;
-        // SAFETY: both checked non-NULL; the caller passes writable locations.
-        unsafe { hand_over(&cb.to_msgpack(), out, out_len) }
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            resealed(codebook, codebook_len, out, out_len, |cb| {
+                cb.with_prototype_storage(storage)
+            })
+        }
     })
+}
+
+/// Reads a codebook from C, applies `edit` and hands the re-sealed codebook over in
+/// `*out`/`*out_len` (the body of every `blosc2_vq_codebook_with_*`).
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be NULL (refused)
+/// or writable.
+unsafe fn resealed(
+    codebook: *const u8,
+    codebook_len: i64,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+    edit: impl FnOnce(crate::Codebook) -> Result<crate::Codebook>,
+) -> Result<c_int> {
+    if out.is_null() {
+        return Err(Error::NullPointer("out"));
+    }
+    if out_len.is_null() {
+        return Err(Error::NullPointer("out_len"));
+    }
+    let cb = edit(codebook_from_c(codebook, codebook_len)?)?;
+    // SAFETY: both checked non-NULL; the caller passes writable locations.
+    unsafe { hand_over(&cb.to_msgpack(), out, out_len) }
 }

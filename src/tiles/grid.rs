@@ -86,8 +86,8 @@ impl TileGrid {
     }
 
     /// The length of the block's rows (its last dimension).
-    pub fn row_len(&self) -> &usize {
-        &self.dims[2]
+    pub fn row_len(&self) -> usize {
+        self.dims[2]
     }
 
     /// Values per tile.
