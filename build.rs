@@ -4,6 +4,16 @@
 use std::path::PathBuf;
 
 fn main() {
+    // The SONAME c-blosc2 asks for: `load_lib` first tries `dlopen("libblosc2_vq.so")`, which
+    // a copy already loaded under that SONAME satisfies (the Python package preloads it, so
+    // c-blosc2 finds the plugin whatever `PATH` says). On macOS the install name plays that part.
+    match std::env::var("CARGO_CFG_TARGET_OS").as_deref() {
+        Ok("macos") => {
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libblosc2_vq.so")
+        }
+        Ok("windows") => {}
+        _ => println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libblosc2_vq.so"),
+    }
     println!("cargo:rerun-if-changed=src/ffi");
     // The C surface: every file of src/ffi that exports functions, types or constants.
     println!("cargo:rerun-if-changed=cbindgen.toml");
@@ -17,6 +27,7 @@ fn main() {
         .with_src(crate_dir.join("src/ffi/mod.rs"))
         .with_src(crate_dir.join("src/ffi/train.rs"))
         .with_src(crate_dir.join("src/ffi/inspect.rs"))
+        .with_src(crate_dir.join("src/ffi/host.rs"))
         .generate()
         .expect("cbindgen can read src/ffi/mod.rs");
     bindings.write_to_file(&out);

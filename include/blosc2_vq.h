@@ -156,6 +156,13 @@ typedef struct {
   int32_t prototype_bits;
 } blosc2_vq_codebook_info;
 
+// A training progress callback: `user_data` as given in `blosc2_vq_train_params`, the
+// training iterations done so far and the most the fit may run (`total`, for a progress
+// bar; a fit that converges stops earlier), and the model's current loss. Return 0 to go
+// on, anything else to stop training. Called on the thread that called
+// `blosc2_vq_codebook_train`, between iterations.
+typedef int (*blosc2_vq_progress_fn)(void *user_data, int64_t done, int64_t total, double loss);
+
 // Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
 // then change what you need.
 typedef struct {
@@ -205,6 +212,11 @@ typedef struct {
   // within it of the original (in decades when `log10_floor` is set: `log10(1.1)` is
   // 10 %); 0 leaves blocks fixed-rate.
   double max_error;
+  // Called after every training iteration (NULL: not called); returning non-zero stops
+  // training, and `blosc2_vq_codebook_train` returns `BLOSC2_VQ_ERROR_CANCELLED`.
+  blosc2_vq_progress_fn progress;
+  // Passed to `progress` as is.
+  void *progress_user_data;
 } blosc2_vq_train_params;
 
 #ifdef __cplusplus
@@ -244,6 +256,25 @@ uint64_t blosc2_vq_codec_error_count(void);
 // `buffer` must point to `buffer_len` writable bytes (it may be NULL when `buffer_len` is 0).
 int64_t blosc2_vq_last_codec_error(char *buffer, int64_t buffer_len);
 
+// Tells the plugin which c-blosc2 runs it (pass `blosc2_get_version_string()`): needed when
+// c-blosc2 is linked statically, where the plugin cannot find it itself (a shared
+// libblosc2.so it finds). Returns 0, or a negative
+// code (nothing declared) for a NULL pointer, a string that is not a version, or a c-blosc2
+// whose SChunk layout this plugin does not know (the message names the supported versions).
+//
+// # Safety
+// `version` must be NULL or a NUL-terminated string.
+int blosc2_vq_set_host_blosc2_version(const char *version);
+
+// Writes the c-blosc2 version the plugin reads SChunks for ("major.minor.patch": declared,
+// or found in the process; "" if neither) into `buffer` (`buffer_len` bytes, NUL-terminated,
+// truncated to fit; NULL and 0 ask for the length only). Returns the version's length
+// without the NUL, or a negative code for a negative `buffer_len`.
+//
+// # Safety
+// `buffer` must be NULL or valid for `buffer_len` bytes of writes.
+int64_t blosc2_vq_host_blosc2_version(char *buffer, int64_t buffer_len);
+
 // Validates codebook bytes and describes them in `out`. Returns 0, or a negative code when
 // the bytes are not a valid codebook (`blosc2_vq_last_error_message` says why).
 //
@@ -294,6 +325,58 @@ int blosc2_vq_codebook_with_prototype_bits(const uint8_t *codebook,
                                            int32_t bits,
                                            uint8_t **out,
                                            int64_t *out_len);
+
+// A residual codebook cut to its first `n_stages` stages (1 to its stage count; each
+// stage corrects the ones before it, so the first stages are a complete, coarser codebook). No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_stages(const uint8_t *codebook,
+                                   int64_t codebook_len,
+                                   int32_t n_stages,
+                                   uint8_t **out,
+                                   int64_t *out_len);
+
+// A residual codebook whose encoder keeps `beam` candidate paths (1 to 64; 1 is greedy).
+// Blocks decode the same whatever the beam. No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_beam(const uint8_t *codebook,
+                                 int64_t codebook_len,
+                                 int32_t beam,
+                                 uint8_t **out,
+                                 int64_t *out_len);
+
+// A weight codebook (Archetypal Analysis, Fuzzy C-Means) with its weights quantized to
+// `bits` bits (1 to 8). No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_weight_bits(const uint8_t *codebook,
+                                        int64_t codebook_len,
+                                        int32_t bits,
+                                        uint8_t **out,
+                                        int64_t *out_len);
+
+// A weight codebook keeping each tile's `kept` largest weights (sparse weights; 0 keeps
+// all, else below the prototype count). No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_kept_weights(const uint8_t *codebook,
+                                         int64_t codebook_len,
+                                         int32_t kept,
+                                         uint8_t **out,
+                                         int64_t *out_len);
 
 // Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
 // parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256
@@ -427,6 +510,77 @@ int blosc2_vq_codebook_with_prototype_bits(const uint8_t *codebook,
                                            int32_t bits,
                                            uint8_t **out,
                                            int64_t *out_len);
+
+// A residual codebook cut to its first `n_stages` stages (1 to its stage count; each
+// stage corrects the ones before it, so the first stages are a complete, coarser codebook). No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_stages(const uint8_t *codebook,
+                                   int64_t codebook_len,
+                                   int32_t n_stages,
+                                   uint8_t **out,
+                                   int64_t *out_len);
+
+// A residual codebook whose encoder keeps `beam` candidate paths (1 to 64; 1 is greedy).
+// Blocks decode the same whatever the beam. No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_beam(const uint8_t *codebook,
+                                 int64_t codebook_len,
+                                 int32_t beam,
+                                 uint8_t **out,
+                                 int64_t *out_len);
+
+// A weight codebook (Archetypal Analysis, Fuzzy C-Means) with its weights quantized to
+// `bits` bits (1 to 8). No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_weight_bits(const uint8_t *codebook,
+                                        int64_t codebook_len,
+                                        int32_t bits,
+                                        uint8_t **out,
+                                        int64_t *out_len);
+
+// A weight codebook keeping each tile's `kept` largest weights (sparse weights; 0 keeps
+// all, else below the prototype count). No retraining. On success `*out` holds the new codebook of
+// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+// value (the message says which) or codebook.
+//
+// # Safety
+// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+int blosc2_vq_codebook_with_kept_weights(const uint8_t *codebook,
+                                         int64_t codebook_len,
+                                         int32_t kept,
+                                         uint8_t **out,
+                                         int64_t *out_len);
+
+// Tells the plugin which c-blosc2 runs it (pass `blosc2_get_version_string()`): needed when
+// c-blosc2 is linked statically, where the plugin cannot find it itself (a shared
+// libblosc2.so it finds). Returns 0, or a negative
+// code (nothing declared) for a NULL pointer, a string that is not a version, or a c-blosc2
+// whose SChunk layout this plugin does not know (the message names the supported versions).
+//
+// # Safety
+// `version` must be NULL or a NUL-terminated string.
+int blosc2_vq_set_host_blosc2_version(const char *version);
+
+// Writes the c-blosc2 version the plugin reads SChunks for ("major.minor.patch": declared,
+// or found in the process; "" if neither) into `buffer` (`buffer_len` bytes, NUL-terminated,
+// truncated to fit; NULL and 0 ask for the length only). Returns the version's length
+// without the NUL, or a negative code for a negative `buffer_len`.
+//
+// # Safety
+// `buffer` must be NULL or valid for `buffer_len` bytes of writes.
+int64_t blosc2_vq_host_blosc2_version(char *buffer, int64_t buffer_len);
 
 #ifdef __cplusplus
 }  // extern "C"

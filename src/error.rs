@@ -28,6 +28,8 @@ pub mod blosc2_code {
     pub const NULL_POINTER: i32 = -32;
     /// A required metalayer is missing.
     pub const METALAYER_NOT_FOUND: i32 = -34;
+    /// blosc2-vq's own, below c-blosc2's codes: training stopped by its progress callback.
+    pub const CANCELLED: i32 = -100;
 }
 
 /// Everything that can go wrong in training, codebook handling and block coding.
@@ -93,6 +95,9 @@ pub enum Error {
     /// A Rust panic was caught at the C boundary (a bug: please report it).
     #[error("internal error (caught panic): {0}")]
     Panic(String),
+    /// Training was stopped by its progress observer (Ctrl-C in Python, say).
+    #[error("training cancelled")]
+    Cancelled,
 }
 
 impl Error {
@@ -122,6 +127,7 @@ impl Error {
             Error::OutOfMemory(_) => MEMORY_ALLOC,
             Error::NullPointer(_) => NULL_POINTER,
             Error::Panic(_) => FAILURE,
+            Error::Cancelled => CANCELLED,
         }
     }
 }

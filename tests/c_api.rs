@@ -254,3 +254,66 @@ fn c_residual_example_is_clean_under_valgrind() {
     // measured 33.71 dB
     assert!(figure(&out, "psnr") >= 33.1, "{out}");
 }
+
+/// tests/c/host_version.c, linked with blosc2-sys's static c-blosc2 and the plugin (the
+/// Python tests link it with python-blosc2's shared c-blosc2 2.22 and 3.3).
+fn compile_host_version() -> PathBuf {
+    let prefix = blosc2_prefix();
+    let exe = tmp("host_version_static");
+    run(Command::new("cc")
+        .args(["-std=c99", "-O1", "-Wall", "-Werror"])
+        .arg(manifest_dir().join("tests/c/host_version.c"))
+        .arg("-I")
+        .arg(prefix.join("include"))
+        .arg("-I")
+        .arg(manifest_dir().join("include"))
+        .arg("-L")
+        .arg(common::plugin_dir())
+        .arg("-lblosc2_vq")
+        .arg(prefix.join("lib/libblosc2.a"))
+        .args(["-lpthread", "-lm", "-ldl", "-o"])
+        .arg(&exe));
+    exe
+}
+
+fn run_host_version(exe: &Path, mode: &str) -> String {
+    run(Command::new(exe)
+        .arg(mode)
+        .env("LD_LIBRARY_PATH", common::plugin_dir()))
+}
+
+#[test]
+fn the_plugin_reads_schunks_only_for_a_c_blosc2_it_knows() {
+    let linked = blosc2_host::blosc2_version();
+    let linked = blosc2_vq::ffi::host::Blosc2Version::parse(&linked)
+        .unwrap()
+        .to_string();
+    let exe = compile_host_version();
+    // Declared: found, and the round trip works.
+    let out = run_host_version(&exe, "declare");
+    assert!(out.contains(&format!("version '{linked}'")), "{out}");
+    assert!(out.contains("compress 1 \n"), "{out}");
+    assert!(out.contains("decompress 16384 "), "{out}");
+    // Static c-blosc2 (its symbols hidden), nothing declared: the codec refuses, saying what
+    // to do, and nothing is read on a guess.
+    let out = run_host_version(&exe, "none");
+    assert!(out.contains("version ''"), "{out}");
+    assert!(out.contains("compress -"), "{out}");
+    assert!(
+        out.contains("cannot tell which c-blosc2 runs this plugin")
+            && out.contains("blosc2_vq_set_host_blosc2_version")
+            && out.contains(blosc2_vq::ffi::host::SUPPORTED_BLOSC2),
+        "{out}"
+    );
+    // A future c-blosc2 (or garbage) is refused when declared, and declares nothing.
+    let out = run_host_version(&exe, "future");
+    assert!(
+        out.contains("future rc -")
+            && out.contains("c-blosc2 3.9.0 is not supported")
+            && out.contains("c-blosc2 4.0.0 is not supported")
+            && out.contains("garbage rc -")
+            && out.contains("version ''")
+            && out.contains("compress -"),
+        "{out}"
+    );
+}

@@ -116,6 +116,8 @@ proptest! {
 /// Calls `blosc2_vq_decoder` with a hand-made 2.x SChunk holding the codebook.
 fn decode_via_c(codebook: &[u8], input: &[u8], output: &mut [u8]) -> i32 {
     use blosc2_vq::ffi::abi::{Blosc2DParams, Blosc2Metalayer, SCHUNK_LAYOUT_V2};
+    // The hand-made SChunk has the 2.x layout: say the host is a 2.x c-blosc2.
+    blosc2_vq::ffi::host::set_host_blosc2_version("2.15.2").unwrap();
     let meta = Blosc2Metalayer {
         name: c"vq".as_ptr(),
         content: codebook.as_ptr(),

@@ -305,6 +305,7 @@ pub fn train_with_progress(
     let result = params.fit_observed(data, &mut |_| {
         done += 1;
         bar.set_position(done);
+        std::ops::ControlFlow::Continue(())
     });
     bar.finish_and_clear();
     result.map_err(|e| e.to_string())
@@ -327,6 +328,9 @@ pub fn register() {
         )),
     );
     assert!(rc >= 0, "cannot register the vq codec: {rc}");
+    // c-blosc2 is linked statically and not exported: tell the plugin which it is.
+    blosc2_vq::ffi::host::set_host_blosc2_version(&host::blosc2_version())
+        .expect("blosc2-sys's c-blosc2 is supported");
 }
 
 /// The codec's last error message, for c-blosc2 failures.

@@ -121,6 +121,13 @@ int main(int argc, char **argv) {
 
   /* 2. Register the codec by name only: c-blosc2 dlopens libblosc2_vq.so and reads `info`. */
   blosc2_init();
+  /* This program links c-blosc2 statically without exporting it, so the plugin cannot find
+   * it: say which release it is (the SChunk layout the codec reads depends on it). A program
+   * linking a shared libblosc2 can skip this. */
+  if (blosc2_vq_set_host_blosc2_version(blosc2_get_version_string()) < 0) {
+    fprintf(stderr, "%s\n", blosc2_vq_last_error_message());
+    return 1;
+  }
   blosc2_codec vq = {.compcode = BLOSC2_VQ_CODEC_ID, .compname = "vq",
                      .complib = BLOSC2_VQ_CODEC_ID, .version = 1,
                      .encoder = NULL, .decoder = NULL};

@@ -30,6 +30,7 @@ fn fixtures() -> &'static [Fixture] {
             )),
         );
         assert!(rc >= 0);
+        blosc2_vq::ffi::host::set_host_blosc2_version(&host::blosc2_version()).unwrap();
         let values: Vec<u8> = (0..4 * 32 * 32)
             .flat_map(|i| (((i % 97) as f32 / 97.0).sin()).to_ne_bytes())
             .collect();

@@ -21,6 +21,14 @@ pub fn init() {
     ONCE.call_once(|| unsafe { sys::blosc2_init() });
 }
 
+/// The version of the c-blosc2 this crate links (`blosc2_get_version_string`), which a
+/// program linking the plugin declares with `blosc2_vq_set_host_blosc2_version`.
+pub fn blosc2_version() -> String {
+    // SAFETY: returns a static NUL-terminated string.
+    let text = unsafe { std::ffi::CStr::from_ptr(sys::blosc2_get_version_string()) };
+    text.to_string_lossy().into_owned()
+}
+
 /// Our callbacks' signature, with `void *` params.
 pub type UntypedCallback =
     unsafe extern "C" fn(*const u8, i32, *mut u8, i32, u8, *mut c_void, *const c_void) -> c_int;

@@ -1,16 +1,18 @@
 //! c-blosc2's structures as the plugin sees them, and reading the SChunk safely.
 //!
 //! `blosc2_cparams` and `blosc2_dparams` (up to `schunk`) have the same layout in c-blosc2
-//! 2.15 and 3.x. `blosc2_schunk` does not: 3.x inserts `flags2` and `use_dict` after
+//! 2.15 to 3.3. `blosc2_schunk` does not: 3.x inserts `flags2` and `use_dict` after
 //! `chunksize`, moving every later field by 8 bytes. The plugin is loaded into hosts of both
-//! (blosc2-sys vendors 2.15.2; python-blosc2 4.x bundles 3.3), so [`SchunkView`] recognises
-//! the layout from the metalayer table itself before dereferencing anything in it.
+//! (blosc2-sys vendors 2.15.2; python-blosc2 3.12 bundles 2.22, 4.14 bundles 3.3), so it
+//! reads an SChunk only in the layout of the host's c-blosc2 version ([`super::host`]), and
+//! checks that the metalayer table fits that layout before following any pointer in it.
 //!
-//! Offsets on 64-bit targets (`tests/abi_layout.rs` checks the 2.15 ones against
+//! Offsets on 64-bit targets, the same in every release of each line (compiled from each
+//! release's `blosc2.h`, 2.15.0 to 2.23.1 and 3.0.0 to 3.3.2; `tests/abi_layout.rs` checks the 2.15 ones against
 //! `blosc2-sys`'s bindings):
 //!
-//! | field          | 2.15  | 3.x   |
-//! |----------------|-------|-------|
+//! | field          | 2.15–2.23 | 3.0–3.3 |
+//! |----------------|-----------|---------|
 //! | typesize       | 8     | 8     |
 //! | metalayers\[16\] | 112   | 120   |
 //! | nmetalayers    | 240   | 248   |
@@ -115,30 +117,40 @@ pub struct SchunkView<'a> {
     pub blockshape: Option<Vec<i64>>,
 }
 
-/// Reads the SChunk behind `schunk` (which may be NULL: a bare context has no SChunk).
+/// Reads the SChunk behind `schunk` (which may be NULL: a bare context has no SChunk) in the
+/// layout of the host's c-blosc2 ([`super::host`]): refused when that version is unknown or
+/// unsupported, or when the metalayer table does not fit the layout.
 ///
 /// # Safety
-/// `schunk`, when not NULL, must point to a live `blosc2_schunk` of c-blosc2 2.x or 3.x that
+/// `schunk`, when not NULL, must point to a live `blosc2_schunk` of the host's c-blosc2 that
 /// stays alive and unmodified for `'a` (c-blosc2 guarantees this while a codec runs).
 pub unsafe fn read_schunk<'a>(schunk: *const c_void) -> Result<SchunkView<'a>, String> {
     if schunk.is_null() {
         return Ok(SchunkView::default());
     }
+    let layout = super::host::host_schunk_layout()?;
+    // SAFETY: the caller guarantees a live schunk of this layout.
+    unsafe { read_schunk_as(schunk, layout) }
+}
+
+/// [`read_schunk`] in a given layout.
+///
+/// # Safety
+/// `schunk` must point to a live `blosc2_schunk` of `layout` that stays alive and unmodified
+/// for `'a`.
+pub unsafe fn read_schunk_as<'a>(
+    schunk: *const c_void,
+    layout: &SchunkLayout,
+) -> Result<SchunkView<'a>, String> {
     let base = schunk.cast::<u8>();
-    // SAFETY: the caller guarantees a live schunk; both layouts are larger than the offsets read.
-    let v2 = unsafe { metalayer_count(base, &SCHUNK_LAYOUT_V2) };
-    // SAFETY: as above.
-    let v3 = unsafe { metalayer_count(base, &SCHUNK_LAYOUT_V3) };
-    let (layout, n) = match (v2, v3) {
-        (Some(0), Some(0)) => (&SCHUNK_LAYOUT_V3, 0),
-        (Some(n), None) | (Some(n), Some(0)) if n > 0 => (&SCHUNK_LAYOUT_V2, n),
-        (None, Some(n)) | (Some(0), Some(n)) if n > 0 => (&SCHUNK_LAYOUT_V3, n),
-        _ => {
-            return Err(format!(
-                "cannot recognise the host's blosc2_schunk layout (metalayer tables: 2.x {v2:?}, 3.x {v3:?}); \
-                 this plugin supports c-blosc2 2.15+ and 3.x"
-            ))
-        }
+    // SAFETY: the caller guarantees a live schunk of this layout, larger than the offsets read.
+    let Some(n) = (unsafe { metalayer_count(base, layout) }) else {
+        return Err(format!(
+            "the SChunk's metalayer table does not fit the {} layout (this blosc2-vq reads \
+             {}): not read",
+            layout.name,
+            super::host::SUPPORTED_BLOSC2
+        ));
     };
     // SAFETY: typesize is an aligned i32 at offset 8 in both layouts.
     let typesize = unsafe { base.add(layout.typesize).cast::<i32>().read_unaligned() };

@@ -238,6 +238,106 @@ pub unsafe extern "C" fn blosc2_vq_codebook_with_prototype_bits(
     })
 }
 
+/// A residual codebook cut to its first `n_stages` stages (1 to its stage count; each
+/// stage corrects the ones before it, so the first stages are a complete, coarser codebook). No retraining. On success `*out` holds the new codebook of
+/// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+/// value (the message says which) or codebook.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_with_stages(
+    codebook: *const u8,
+    codebook_len: i64,
+    n_stages: i32,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+) -> c_int {
+    guard("blosc2_vq_codebook_with_stages", || {
+        let n = u32::try_from(n_stages)
+            .map_err(|_| Error::param("n_stages", format!("{n_stages} is out of range")))?;
+        // SAFETY: the caller's contract, passed on.
+        unsafe { resealed(codebook, codebook_len, out, out_len, |cb| cb.with_stages(n)) }
+    })
+}
+
+/// A residual codebook whose encoder keeps `beam` candidate paths (1 to 64; 1 is greedy).
+/// Blocks decode the same whatever the beam. No retraining. On success `*out` holds the new codebook of
+/// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+/// value (the message says which) or codebook.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_with_beam(
+    codebook: *const u8,
+    codebook_len: i64,
+    beam: i32,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+) -> c_int {
+    guard("blosc2_vq_codebook_with_beam", || {
+        let n = u32::try_from(beam)
+            .map_err(|_| Error::param("beam", format!("{beam} is out of range")))?;
+        // SAFETY: the caller's contract, passed on.
+        unsafe { resealed(codebook, codebook_len, out, out_len, |cb| cb.with_beam(n)) }
+    })
+}
+
+/// A weight codebook (Archetypal Analysis, Fuzzy C-Means) with its weights quantized to
+/// `bits` bits (1 to 8). No retraining. On success `*out` holds the new codebook of
+/// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+/// value (the message says which) or codebook.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_with_weight_bits(
+    codebook: *const u8,
+    codebook_len: i64,
+    bits: i32,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+) -> c_int {
+    guard("blosc2_vq_codebook_with_weight_bits", || {
+        let n = u8::try_from(bits)
+            .map_err(|_| Error::param("bits", format!("{bits} is out of range")))?;
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            resealed(codebook, codebook_len, out, out_len, |cb| {
+                cb.with_weight_bits(n)
+            })
+        }
+    })
+}
+
+/// A weight codebook keeping each tile's `kept` largest weights (sparse weights; 0 keeps
+/// all, else below the prototype count). No retraining. On success `*out` holds the new codebook of
+/// `*out_len` bytes, to free with `blosc2_vq_free`. Returns 0, or a negative code for a bad
+/// value (the message says which) or codebook.
+///
+/// # Safety
+/// `codebook` must point to `codebook_len` bytes; `out` and `out_len` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_codebook_with_kept_weights(
+    codebook: *const u8,
+    codebook_len: i64,
+    kept: i32,
+    out: *mut *mut u8,
+    out_len: *mut i64,
+) -> c_int {
+    guard("blosc2_vq_codebook_with_kept_weights", || {
+        let n = u32::try_from(kept)
+            .map_err(|_| Error::param("kept", format!("{kept} is out of range")))?;
+        // SAFETY: the caller's contract, passed on.
+        unsafe {
+            resealed(codebook, codebook_len, out, out_len, |cb| {
+                cb.with_kept_weights(n)
+            })
+        }
+    })
+}
+
 /// Reads a codebook from C, applies `edit` and hands the re-sealed codebook over in
 /// `*out`/`*out_len` (the body of every `blosc2_vq_codebook_with_*`).
 ///

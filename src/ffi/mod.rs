@@ -7,9 +7,11 @@
 #![allow(unsafe_code)]
 
 pub mod abi;
+pub mod host;
 mod inspect;
 mod train;
 
+pub use host::{blosc2_vq_host_blosc2_version, blosc2_vq_set_host_blosc2_version};
 pub use inspect::*;
 pub use train::*;
 

@@ -8,6 +8,7 @@ use crate::kinds::{Kind, TrainOptions};
 use crate::tiles::geometry::MAX_DIMS;
 use crate::train::Metric;
 use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ops::ControlFlow;
 
 // The model constants are the kinds' block codes (`Kind::code`; a unit test checks them).
 
@@ -39,6 +40,19 @@ pub const BLOSC2_VQ_METRIC_COSINE: i32 = 1;
 pub const BLOSC2_VQ_DTYPE_FLOAT32: i32 = 0;
 /// Data type of training data: `double`.
 pub const BLOSC2_VQ_DTYPE_FLOAT64: i32 = 1;
+
+/// `blosc2_vq_codebook_train` returns this when its progress callback stopped it (not a
+/// c-blosc2 code: below them all).
+pub const BLOSC2_VQ_ERROR_CANCELLED: i32 = crate::error::blosc2_code::CANCELLED;
+
+/// A training progress callback: `user_data` as given in `blosc2_vq_train_params`, the
+/// training iterations done so far and the most the fit may run (`total`, for a progress
+/// bar; a fit that converges stops earlier), and the model's current loss. Return 0 to go
+/// on, anything else to stop training. Called on the thread that called
+/// `blosc2_vq_codebook_train`, between iterations.
+#[allow(non_camel_case_types)] // a C type name
+pub type blosc2_vq_progress_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, done: i64, total: i64, loss: f64) -> c_int>;
 
 /// Parameters for [`blosc2_vq_codebook_train`]. Fill with [`blosc2_vq_train_params_init`],
 /// then change what you need.
@@ -91,6 +105,11 @@ pub struct blosc2_vq_train_params {
     /// within it of the original (in decades when `log10_floor` is set: `log10(1.1)` is
     /// 10 %); 0 leaves blocks fixed-rate.
     pub max_error: f64,
+    /// Called after every training iteration (NULL: not called); returning non-zero stops
+    /// training, and `blosc2_vq_codebook_train` returns `BLOSC2_VQ_ERROR_CANCELLED`.
+    pub progress: blosc2_vq_progress_fn,
+    /// Passed to `progress` as is.
+    pub progress_user_data: *mut c_void,
 }
 
 /// The kind of a `BLOSC2_VQ_MODEL_*` value.
@@ -153,6 +172,8 @@ fn options_to_c(o: &TrainOptions) -> blosc2_vq_train_params {
         },
         beam: to_i32(o.beam),
         max_error: o.max_error.unwrap_or(0.0),
+        progress: None,
+        progress_user_data: std::ptr::null_mut(),
     }
 }
 
@@ -362,7 +383,23 @@ pub unsafe extern "C" fn blosc2_vq_codebook_train(
         let p = unsafe { *params };
         let array = ndarray::ArrayViewD::from_shape(dims.as_slice(), &values)
             .map_err(|e| Error::InvalidData(e.to_string()))?;
-        let cb = options_from_c(&p)?.codebook_params().fit(&array)?;
+        let params = options_from_c(&p)?.codebook_params();
+        let total = i64::try_from(params.max_iterations()).unwrap_or(i64::MAX);
+        let mut done = 0i64;
+        let cb = params.fit_observed(&array, &mut |progress| {
+            done += 1;
+            let Some(callback) = p.progress else {
+                return ControlFlow::Continue(());
+            };
+            // SAFETY: the caller's callback, with its own user data, on this thread.
+            let rc =
+                unsafe { callback(p.progress_user_data, done.min(total), total, progress.loss) };
+            if rc == 0 {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        })?;
         // SAFETY: checked non-NULL; the caller passes valid output locations.
         unsafe { super::hand_over(&cb.to_msgpack(), codebook, codebook_len) }
     })

@@ -182,7 +182,12 @@ pub(crate) trait KindParams {
         false
     }
     /// Fits standardized samples `x` (`n × p`).
-    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted>;
+    fn fit(
+        &self,
+        x: &[f64],
+        p: usize,
+        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
+    ) -> Result<Fitted>;
 }
 
 /// The prepared form of one kind: codes standardized tiles into a payload and back.

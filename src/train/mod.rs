@@ -285,7 +285,7 @@ impl CodebookParams {
 
     /// Trains a codebook on `data`, whose last `tile_shape.len()` axes are image axes.
     pub fn fit(&self, data: &ArrayViewD<'_, f64>) -> Result<Codebook> {
-        self.fit_observed(data, &mut |_| {})
+        self.fit_observed(data, &mut |_| std::ops::ControlFlow::Continue(()))
     }
 
     /// Iterations a fit may run at most (for progress bars): `max_iter × n_init`.
@@ -293,11 +293,12 @@ impl CodebookParams {
         self.model.kind_params().max_iterations()
     }
 
-    /// [`fit`](Self::fit), calling `observe` after every training iteration.
+    /// [`fit`](Self::fit), calling `observe` after every training iteration; when it
+    /// returns `Break`, training stops with [`Error::Cancelled`] (nothing is returned).
     pub fn fit_observed(
         &self,
         data: &ArrayViewD<'_, f64>,
-        observe: &mut dyn FnMut(Progress),
+        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
     ) -> Result<Codebook> {
         self.check()?;
         let kind = self.model.kind_params();

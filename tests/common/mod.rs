@@ -58,6 +58,9 @@ pub fn register_vq() {
             )),
         );
         assert_eq!(rc, 0, "blosc2_register_codec failed: {rc}");
+        // c-blosc2 is linked statically and not exported: tell the plugin which it is.
+        blosc2_vq::ffi::host::set_host_blosc2_version(&host::blosc2_version())
+            .expect("blosc2-sys's c-blosc2 is supported");
     });
 }
 

@@ -11,6 +11,7 @@ use crate::weights::{SimplexSolver, SimplexWorkspace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::ops::ControlFlow;
 
 /// Rows per parallel task: fixed, so results do not depend on the thread count.
 const ROWS_PER_TASK: usize = 256;
@@ -100,7 +101,7 @@ impl ArchetypalParams {
 
     /// Fits archetypes to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<Archetypal> {
-        self.fit_observed(x, p, &mut |_| {})
+        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
     }
 
     /// [`fit`](Self::fit), calling `observe` after every iteration (of every initialization).
@@ -108,7 +109,7 @@ impl ArchetypalParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
     ) -> Result<Archetypal> {
         self.check()?;
         let k = self.n_archetypes;
@@ -118,7 +119,7 @@ impl ArchetypalParams {
             let seed = self
                 .seed
                 .wrapping_add(u64::from(run).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            let fit = self.fit_once(x, n, p, seed, run, observe);
+            let fit = self.fit_once(x, n, p, seed, run, observe)?;
             if best.as_ref().is_none_or(|b| fit.loss < b.loss) {
                 best = Some(fit);
             }
@@ -133,8 +134,8 @@ impl ArchetypalParams {
         p: usize,
         seed: u64,
         run: u32,
-        observe: &mut dyn FnMut(crate::train::Progress),
-    ) -> Archetypal {
+        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
+    ) -> Result<Archetypal> {
         let k = self.n_archetypes;
         let mut c = vec![0.0; k * n];
         for (j, &i) in furthest_sum(x, n, p, k, seed).iter().enumerate() {
@@ -151,11 +152,14 @@ impl ArchetypalParams {
             iterations += 1;
             solve_weights(x, p, &z, k, &mut s);
             let loss = residual_sse(x, p, &s, &z, k) / (n * p) as f64;
-            observe(crate::train::Progress {
+            let progress = crate::train::Progress {
                 run,
                 iteration: iterations,
                 loss,
-            });
+            };
+            if observe(progress).is_break() {
+                return Err(Error::Cancelled);
+            }
             if prev.is_finite() && prev - loss < self.tol * prev {
                 break;
             }
@@ -166,13 +170,13 @@ impl ArchetypalParams {
         // Weights and loss for the final archetypes.
         solve_weights(x, p, &z, k, &mut s);
         let final_loss = residual_sse(x, p, &s, &z, k) / (n * p) as f64;
-        Archetypal {
+        Ok(Archetypal {
             archetypes: z,
             n_features: p,
             params: self.clone(),
             iterations,
             loss: final_loss,
-        }
+        })
     }
 }
 

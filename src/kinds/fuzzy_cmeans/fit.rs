@@ -5,6 +5,7 @@ use crate::weights::{Memberships, Metric};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::ops::ControlFlow;
 
 /// Parameters of Fuzzy C-Means. Build with [`FuzzyCMeansParams::new`] and the by-value
 /// setters; [`fit`](FuzzyCMeansParams::fit) checks them.
@@ -106,7 +107,7 @@ impl FuzzyCMeansParams {
 
     /// Fits the model to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<FuzzyCMeans> {
-        self.fit_observed(x, p, &mut |_| {})
+        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
     }
 
     /// [`fit`](Self::fit), calling `observe` after every iteration (`loss` is the change of
@@ -115,7 +116,7 @@ impl FuzzyCMeansParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
     ) -> Result<FuzzyCMeans> {
         self.check()?;
         let k = self.n_prototypes;
@@ -149,11 +150,14 @@ impl FuzzyCMeansParams {
                 .sum::<f64>()
                 .sqrt();
             std::mem::swap(&mut u, &mut u_new);
-            observe(crate::train::Progress {
+            let progress = crate::train::Progress {
                 run: 0,
                 iteration: iterations,
                 loss: change,
-            });
+            };
+            if observe(progress).is_break() {
+                return Err(Error::Cancelled);
+            }
             if change < self.tol {
                 break;
             }

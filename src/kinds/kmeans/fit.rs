@@ -1,10 +1,11 @@
 //! K-means (Lloyd's algorithm with k-means++ seeding): hard vector quantization, one codeword
 //! index per tile.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use std::ops::ControlFlow;
 
 /// Rows per parallel task: fixed, so results do not depend on the thread count.
 const ROWS_PER_TASK: usize = 512;
@@ -76,15 +77,15 @@ impl KMeansParams {
 
     /// Fits codewords to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<KMeans> {
-        self.fit_observed(x, p, &mut |_| {})
+        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
     }
 
-    /// [`fit`](Self::fit), calling `observe` after every iteration.
+    /// [`fit`](Self::fit), calling `observe` after every iteration (`Break` cancels).
     pub fn fit_observed(
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress),
+        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
     ) -> Result<KMeans> {
         self.check()?;
         let k = self.n_codewords;
@@ -99,11 +100,14 @@ impl KMeansParams {
             iterations += 1;
             assign(x, p, &centers, &mut labels, &mut dist);
             loss = dist.iter().sum::<f64>() / (n * p) as f64;
-            observe(crate::train::Progress {
+            let progress = crate::train::Progress {
                 run: 0,
                 iteration: iterations,
                 loss,
-            });
+            };
+            if observe(progress).is_break() {
+                return Err(Error::Cancelled);
+            }
             if prev.is_finite() && prev - loss <= self.tol * prev {
                 break;
             }

@@ -195,7 +195,12 @@ impl KindParams for KMeansParams {
         (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
     }
 
-    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
+    fn fit(
+        &self,
+        x: &[f64],
+        p: usize,
+        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
+    ) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         Ok(Fitted {
             model: ModelKind::KMeans,

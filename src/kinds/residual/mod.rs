@@ -316,7 +316,12 @@ impl KindParams for ResidualParams {
         (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
     }
 
-    fn fit(&self, x: &[f64], p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
+    fn fit(
+        &self,
+        x: &[f64],
+        p: usize,
+        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
+    ) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         let mean = fit.mean_quantizer();
         Ok(Fitted {

@@ -168,13 +168,21 @@ impl KindParams for ScalarParams {
         true
     }
 
-    fn fit(&self, x: &[f64], _p: usize, observe: &mut dyn FnMut(Progress)) -> Result<Fitted> {
+    fn fit(
+        &self,
+        x: &[f64],
+        _p: usize,
+        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
+    ) -> Result<Fitted> {
         let fit = ScalarParams::fit(self, x)?;
-        observe(Progress {
+        let progress = Progress {
             run: 0,
             iteration: fit.iterations(),
             loss: fit.loss(),
-        });
+        };
+        if observe(progress).is_break() {
+            return Err(Error::Cancelled);
+        }
         Ok(Fitted {
             model: ModelKind::Scalar {
                 method: self.get_method(),

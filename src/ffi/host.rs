@@ -1,0 +1,287 @@
+//! Which c-blosc2 runs the plugin, and so which `blosc2_schunk` layout to read.
+//!
+//! The SChunk layout changed between c-blosc2 2.x and 3.x (see [`super::abi`]) and may change
+//! again, so the plugin reads it only for a c-blosc2 version whose layout it knows. It learns
+//! the version, in this order:
+//!
+//! 1. from the host, through [`blosc2_vq_set_host_blosc2_version`] (python-blosc2 links
+//!    c-blosc2 statically without exporting it, so `blosc2_vq.register()` declares
+//!    `blosc2.blosclib_version`; programs that link the plugin declare `BLOSC2_VERSION_STRING`);
+//! 2. from `blosc2_get_version_string` of a shared `libblosc2.so` loaded in the process
+//!    (linked by the program, or opened with RTLD_LOCAL by an interpreter). A static
+//!    c-blosc2 hides its symbols (it is built with hidden visibility), so a program linking
+//!    it must declare the version.
+//!
+//! A version it cannot find, or one outside [`SUPPORTED_BLOSC2`], is refused with a message
+//! that names the supported versions; the SChunk is never read on a guess.
+
+use super::abi::{SchunkLayout, SCHUNK_LAYOUT_V2, SCHUNK_LAYOUT_V3};
+use super::{guard, len_from_c};
+use crate::error::{Error, Result};
+use std::ffi::{c_char, c_int, CStr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// The c-blosc2 versions whose SChunk layout the plugin reads (each checked offset by offset
+/// against that release's `blosc2.h`; `tests/abi_layout.rs` checks 2.15 against blosc2-sys).
+pub const SUPPORTED_BLOSC2: &str = "c-blosc2 2.15 to 2.23 and 3.0 to 3.3";
+
+/// A c-blosc2 version, as `BLOSC2_VERSION_STRING` spells it ("3.3.5", "2.22.1.dev",
+/// "3.3.5 ($Date:: 2026-09-24 #$)").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Blosc2Version {
+    /// Major version.
+    pub major: u16,
+    /// Minor version.
+    pub minor: u16,
+    /// Patch version.
+    pub patch: u16,
+}
+
+impl Blosc2Version {
+    /// Parses the leading `major.minor[.patch]` of a version string.
+    pub fn parse(text: &str) -> Option<Self> {
+        let head = text.split_whitespace().next()?;
+        let mut parts = head.split('.');
+        let number = |part: Option<&str>| -> Option<u16> {
+            let digits: String = part?.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        };
+        let major = number(parts.next())?;
+        let minor = number(parts.next())?;
+        let patch = number(parts.next()).unwrap_or(0);
+        Some(Blosc2Version {
+            major,
+            minor,
+            patch,
+        })
+    }
+
+    /// The SChunk layout of this version, or an error naming the supported versions.
+    pub fn schunk_layout(self) -> std::result::Result<&'static SchunkLayout, String> {
+        match (self.major, self.minor) {
+            (2, 15..=23) => Ok(&SCHUNK_LAYOUT_V2),
+            (3, 0..=3) => Ok(&SCHUNK_LAYOUT_V3),
+            _ => Err(format!(
+                "c-blosc2 {self} is not supported: this blosc2-vq {} reads the SChunk layouts of \
+                 {SUPPORTED_BLOSC2} (upgrade blosc2-vq, or use a supported c-blosc2)",
+                env!("CARGO_PKG_VERSION")
+            )),
+        }
+    }
+
+    fn pack(self) -> u64 {
+        1 << 48 | u64::from(self.major) << 32 | u64::from(self.minor) << 16 | u64::from(self.patch)
+    }
+
+    fn unpack(packed: u64) -> Option<Self> {
+        (packed != 0).then_some(Blosc2Version {
+            major: (packed >> 32) as u16,
+            minor: (packed >> 16) as u16,
+            patch: packed as u16,
+        })
+    }
+}
+
+impl std::fmt::Display for Blosc2Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// The version the host declared (packed; 0: none).
+static DECLARED: AtomicU64 = AtomicU64::new(0);
+
+/// Declares the c-blosc2 version of the host (what [`blosc2_vq_set_host_blosc2_version`]
+/// does for C). Fails, declaring nothing, for a version outside [`SUPPORTED_BLOSC2`].
+pub fn set_host_blosc2_version(text: &str) -> Result<Blosc2Version> {
+    let version = Blosc2Version::parse(text).ok_or_else(|| {
+        Error::UnsupportedSettings(format!(
+            "{text:?} is not a c-blosc2 version (expected major.minor.patch)"
+        ))
+    })?;
+    version
+        .schunk_layout()
+        .map_err(Error::UnsupportedSettings)?;
+    DECLARED.store(version.pack(), Ordering::Relaxed);
+    Ok(version)
+}
+
+/// The host's c-blosc2 version: declared, else found in the process (searched once), else
+/// None.
+pub fn host_blosc2_version() -> Option<Blosc2Version> {
+    Blosc2Version::unpack(DECLARED.load(Ordering::Relaxed)).or_else(|| {
+        static FOUND: OnceLock<Option<Blosc2Version>> = OnceLock::new();
+        *FOUND.get_or_init(find_loaded_blosc2)
+    })
+}
+
+/// The SChunk layout to read, or why the plugin will not read one.
+pub fn host_schunk_layout() -> std::result::Result<&'static SchunkLayout, String> {
+    match host_blosc2_version() {
+        Some(version) => version.schunk_layout(),
+        None => Err(format!(
+            "cannot tell which c-blosc2 runs this plugin, so its SChunk layout is unknown \
+             (supported: {SUPPORTED_BLOSC2}). Python: call blosc2_vq.register(). Programs \
+             linking libblosc2_vq: call blosc2_vq_set_host_blosc2_version(blosc2_get_version_string()). \
+             Others: link c-blosc2 as a shared library (libblosc2.so), which the plugin finds itself"
+        )),
+    }
+}
+
+/// `blosc2_get_version_string` of a c-blosc2 in the process: the global scope first (a shared
+/// libblosc2 the program links), then every loaded object named `libblosc2.so*` (opened
+/// with RTLD_LOCAL by an interpreter, say).
+fn find_loaded_blosc2() -> Option<Blosc2Version> {
+    // SAFETY: RTLD_DEFAULT and a NUL-terminated name.
+    let global = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"blosc2_get_version_string".as_ptr()) };
+    // SAFETY: a symbol of that name is c-blosc2's `const char *blosc2_get_version_string(void)`.
+    if let Some(v) = unsafe { version_from_symbol(global) } {
+        return Some(v);
+    }
+    let mut names: Vec<std::ffi::CString> = Vec::new();
+    unsafe extern "C" fn collect(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> c_int {
+        // SAFETY: dl_iterate_phdr passes a valid info and our `names` vector as data.
+        let (info, names) = unsafe { (&*info, &mut *data.cast::<Vec<std::ffi::CString>>()) };
+        if !info.dlpi_name.is_null() {
+            // SAFETY: dlpi_name is a NUL-terminated path owned by the loader.
+            let path = unsafe { CStr::from_ptr(info.dlpi_name) };
+            let file = path.to_bytes().rsplit(|&b| b == b'/').next().unwrap_or(b"");
+            if file.starts_with(b"libblosc2.so") {
+                names.push(path.to_owned());
+            }
+        }
+        0
+    }
+    // SAFETY: the callback only reads `info` and pushes to the vector passed as data.
+    unsafe { libc::dl_iterate_phdr(Some(collect), (&mut names as *mut Vec<_>).cast()) };
+    names.iter().find_map(|name| {
+        // SAFETY: RTLD_NOLOAD only returns a handle to an object already loaded.
+        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+        if handle.is_null() {
+            return None;
+        }
+        // SAFETY: a live handle and a NUL-terminated name.
+        let symbol = unsafe { libc::dlsym(handle, c"blosc2_get_version_string".as_ptr()) };
+        // SAFETY: as for the global lookup.
+        let version = unsafe { version_from_symbol(symbol) };
+        // SAFETY: balances the dlopen above (the object stays loaded: it was before).
+        unsafe { libc::dlclose(handle) };
+        version
+    })
+}
+
+/// Calls a `blosc2_get_version_string` found by `dlsym` and parses what it returns.
+///
+/// # Safety
+/// `symbol` must be NULL or c-blosc2's `const char *blosc2_get_version_string(void)`.
+unsafe fn version_from_symbol(symbol: *mut libc::c_void) -> Option<Blosc2Version> {
+    if symbol.is_null() {
+        return None;
+    }
+    // SAFETY: the caller's contract: that function's address.
+    let f = unsafe {
+        std::mem::transmute::<*mut libc::c_void, extern "C" fn() -> *const c_char>(symbol)
+    };
+    let text = f();
+    if text.is_null() {
+        return None;
+    }
+    // SAFETY: c-blosc2 returns a static NUL-terminated string.
+    Blosc2Version::parse(&unsafe { CStr::from_ptr(text) }.to_string_lossy())
+}
+
+/// Tells the plugin which c-blosc2 runs it (pass `blosc2_get_version_string()`): needed when
+/// c-blosc2 is linked statically, where the plugin cannot find it itself (a shared
+/// libblosc2.so it finds). Returns 0, or a negative
+/// code (nothing declared) for a NULL pointer, a string that is not a version, or a c-blosc2
+/// whose SChunk layout this plugin does not know (the message names the supported versions).
+///
+/// # Safety
+/// `version` must be NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_set_host_blosc2_version(version: *const c_char) -> c_int {
+    guard("blosc2_vq_set_host_blosc2_version", || {
+        if version.is_null() {
+            return Err(Error::NullPointer("version"));
+        }
+        // SAFETY: checked non-NULL; the caller passes a NUL-terminated string.
+        let text = unsafe { CStr::from_ptr(version) }.to_string_lossy();
+        set_host_blosc2_version(&text)?;
+        Ok(0)
+    })
+}
+
+/// Writes the c-blosc2 version the plugin reads SChunks for ("major.minor.patch": declared,
+/// or found in the process; "" if neither) into `buffer` (`buffer_len` bytes, NUL-terminated,
+/// truncated to fit; NULL and 0 ask for the length only). Returns the version's length
+/// without the NUL, or a negative code for a negative `buffer_len`.
+///
+/// # Safety
+/// `buffer` must be NULL or valid for `buffer_len` bytes of writes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_host_blosc2_version(
+    buffer: *mut c_char,
+    buffer_len: i64,
+) -> i64 {
+    let mut length = 0i64;
+    let rc = guard("blosc2_vq_host_blosc2_version", || {
+        let capacity = len_from_c(buffer_len, "buffer_len")?;
+        let text = host_blosc2_version()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        length = text.len() as i64;
+        if !buffer.is_null() && capacity > 0 {
+            let n = text.len().min(capacity - 1);
+            // SAFETY: buffer holds capacity >= n + 1 bytes; the regions do not overlap.
+            unsafe {
+                std::ptr::copy_nonoverlapping(text.as_ptr(), buffer.cast::<u8>(), n);
+                buffer.add(n).write(0);
+            }
+        }
+        Ok(0)
+    });
+    if rc < 0 {
+        rc.into()
+    } else {
+        length
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_as_c_blosc2_spells_them() {
+        let v = |s| Blosc2Version::parse(s).map(|v| v.to_string());
+        assert_eq!(v("3.3.5 ($Date:: 2026-09-24 #$)").as_deref(), Some("3.3.5"));
+        assert_eq!(v("2.22.1.dev").as_deref(), Some("2.22.1"));
+        assert_eq!(v("2.15.2").as_deref(), Some("2.15.2"));
+        assert_eq!(v("3.0").as_deref(), Some("3.0.0"));
+        assert_eq!(v("three"), None);
+        assert_eq!(v(""), None);
+    }
+
+    #[test]
+    fn only_known_layouts_are_read() {
+        let layout = |s| {
+            Blosc2Version::parse(s)
+                .unwrap()
+                .schunk_layout()
+                .map(|l| l.name)
+        };
+        assert_eq!(layout("2.15.0"), Ok("c-blosc2 2.x"));
+        assert_eq!(layout("2.23.1"), Ok("c-blosc2 2.x"));
+        assert_eq!(layout("3.0.0"), Ok("c-blosc2 3.x"));
+        assert_eq!(layout("3.3.5"), Ok("c-blosc2 3.x"));
+        for unknown in ["2.14.4", "2.24.0", "3.4.0", "4.0.0", "1.21.6"] {
+            let err = layout(unknown).unwrap_err();
+            assert!(err.contains(SUPPORTED_BLOSC2), "{unknown}: {err}");
+        }
+    }
+}
