@@ -1,48 +1,28 @@
-"""Builds the Rust cdylib with cargo and ships it inside the `blosc2_vq` package.
+"""Two small settings setuptools-rust (configured in pyproject.toml) leaves to us.
 
-The library has no Python dependency (it is the same plain C plugin c-blosc2 loads), so the
-wheel is tagged py3-none-<platform>: one wheel serves every CPython.
+- The library's file name: `libblosc2_vq.so`, its SONAME, rather than a Python extension
+  name (`libblosc2_vq.cpython-311-x86_64-linux-gnu.so`): it is not a Python extension but the
+  plain C plugin c-blosc2 loads, which C programs may also link against (`-lblosc2_vq`).
+- The wheel's tag: with no libpython in the library, one wheel serves every CPython 3, so it
+  is tagged py3-none-<platform> (auditwheel then makes the platform a manylinux one).
 """
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.bdist_wheel import bdist_wheel
-from setuptools.command.build_py import build_py
-from setuptools.dist import Distribution
+from setuptools.command.build_ext import build_ext
 
-ROOT = Path(__file__).parent.resolve()
-LIBNAME = "libblosc2_vq.so"
-
-
-class BuildWithCargo(build_py):
-    """Runs `cargo build --release --lib` and copies the library into the package."""
-
-    def run(self):
-        super().run()
-        target = Path(os.environ.get("BLOSC2_VQ_CARGO_TARGET_DIR", ROOT / "target" / "plugin"))
-        cargo = os.environ.get("CARGO", "cargo")
-        subprocess.run(
-            [cargo, "build", "--release", "--lib", "--manifest-path", str(ROOT / "Cargo.toml"),
-             "--target-dir", str(target)],
-            check=True,
-        )
-        dest = Path(self.build_lib) / "blosc2_vq"
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(target / "release" / LIBNAME, dest / LIBNAME)
-
-
-class BinaryDistribution(Distribution):
-    def has_ext_modules(self):
-        return True
+class PluginName(build_ext):
+    def get_ext_filename(self, fullname: str) -> str:
+        # `fullname` is the module's last part here (build_ext.get_ext_fullpath's call).
+        if fullname.split(".")[-1] == "libblosc2_vq":
+            return "libblosc2_vq.so"
+        return str(super().get_ext_filename(fullname))
 
 
 class PlatformWheel(bdist_wheel):
-    def get_tag(self):
+    def get_tag(self) -> tuple[str, str, str]:
         _, _, platform = super().get_tag()
         return "py3", "none", platform
 
 
-setup(cmdclass={"build_py": BuildWithCargo, "bdist_wheel": PlatformWheel}, distclass=BinaryDistribution)
+setup(cmdclass={"build_ext": PluginName, "bdist_wheel": PlatformWheel})

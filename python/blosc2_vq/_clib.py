@@ -1,8 +1,22 @@
-"""ctypes bindings to libblosc2_vq.so (the functions declared in include/blosc2_vq.h)."""
+"""ctypes bindings to the plugin library (the functions declared in include/blosc2_vq.h).
+
+The library is loaded when the package is imported. c-blosc2 looks for the plugin with
+`dlopen("libblosc2_vq.so")` first; a library already loaded under that SONAME satisfies it,
+so once `blosc2_vq` is imported c-blosc2 finds the codec whatever `PATH`, the virtualenv or
+`LD_LIBRARY_PATH` say (its other way, asking `python -c "import blosc2_vq; ..."` on `PATH`,
+fails for a venv that is not activated).
+"""
+
+from __future__ import annotations
+
 import ctypes
 import os
+from typing import Any
 
-LIBPATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libblosc2_vq.so")
+#: The name c-blosc2 asks `dlopen` for (its `load_lib`), the library's SONAME.
+SONAME = "libblosc2_vq.so"
+#: The library's file inside the package.
+LIBPATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), SONAME)
 
 MODEL_FUZZY_CMEANS = 1
 MODEL_ARCHETYPAL = 2
@@ -16,6 +30,11 @@ METRIC_EUCLIDEAN = 0
 METRIC_COSINE = 1
 DTYPE_FLOAT32 = 0
 DTYPE_FLOAT64 = 1
+#: `BLOSC2_VQ_ERROR_CANCELLED`: training stopped by its progress callback.
+ERROR_CANCELLED = -100
+
+#: `blosc2_vq_progress_fn`.
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_double)
 
 
 # The two structures mirror include/blosc2_vq.h field for field (same order, same C types):
@@ -47,6 +66,8 @@ class TrainParams(ctypes.Structure):
         ("log10_floor", ctypes.c_double),
         ("beam", ctypes.c_int32),
         ("max_error", ctypes.c_double),
+        ("progress", PROGRESS_FN),
+        ("progress_user_data", ctypes.c_void_p),
     ]
 
 
@@ -78,66 +99,122 @@ class CodebookInfo(ctypes.Structure):
     ]
 
 
-_lib = None
+_u8p = ctypes.POINTER(ctypes.c_uint8)
+_dp = ctypes.POINTER(ctypes.c_double)
+_i64p = ctypes.POINTER(ctypes.c_int64)
+# Every re-seal function: (codebook, codebook_len, value, out, out_len) -> int.
+_RESEAL = {
+    "blosc2_vq_codebook_with_max_error": ctypes.c_double,
+    "blosc2_vq_codebook_with_prototype_bits": ctypes.c_int32,
+    "blosc2_vq_codebook_with_stages": ctypes.c_int32,
+    "blosc2_vq_codebook_with_beam": ctypes.c_int32,
+    "blosc2_vq_codebook_with_weight_bits": ctypes.c_int32,
+    "blosc2_vq_codebook_with_kept_weights": ctypes.c_int32,
+}
+_SIGNATURES: dict[str, tuple[list[Any], Any]] = {
+    "blosc2_vq_train_params_init": ([ctypes.POINTER(TrainParams), ctypes.c_int32], ctypes.c_int),
+    "blosc2_vq_codebook_train": (
+        [
+            ctypes.c_void_p,
+            ctypes.c_int32,
+            _i64p,
+            ctypes.c_int32,
+            ctypes.POINTER(TrainParams),
+            ctypes.POINTER(_u8p),
+            _i64p,
+        ],
+        ctypes.c_int,
+    ),
+    "blosc2_vq_free": ([ctypes.c_void_p], None),
+    "blosc2_vq_last_error_message": ([], ctypes.c_char_p),
+    "blosc2_vq_last_codec_error": ([ctypes.c_char_p, ctypes.c_int64], ctypes.c_int64),
+    "blosc2_vq_codec_error_count": ([], ctypes.c_uint64),
+    "blosc2_vq_codebook_inspect": ([ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(CodebookInfo)], ctypes.c_int),
+    "blosc2_vq_codebook_arrays": ([ctypes.c_char_p, ctypes.c_int64, _dp, _dp, _dp], ctypes.c_int),
+    "blosc2_vq_set_host_blosc2_version": ([ctypes.c_char_p], ctypes.c_int),
+    "blosc2_vq_host_blosc2_version": ([ctypes.c_char_p, ctypes.c_int64], ctypes.c_int64),
+    **{
+        name: ([ctypes.c_char_p, ctypes.c_int64, value, ctypes.POINTER(_u8p), _i64p], ctypes.c_int)
+        for name, value in _RESEAL.items()
+    },
+}
 
 
-def lib():
-    """The loaded library (loaded on first use, so that importing prints and costs nothing)."""
-    global _lib
-    if _lib is None:
-        if not os.path.exists(LIBPATH):
-            raise ImportError(f"{LIBPATH} is missing: reinstall blosc2-vq")
-        l = ctypes.CDLL(LIBPATH)
-        u8p = ctypes.POINTER(ctypes.c_uint8)
-        dp = ctypes.POINTER(ctypes.c_double)
-        l.blosc2_vq_train_params_init.argtypes = [ctypes.POINTER(TrainParams), ctypes.c_int32]
-        l.blosc2_vq_train_params_init.restype = ctypes.c_int
-        l.blosc2_vq_codebook_train.argtypes = [
-            ctypes.c_void_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int64), ctypes.c_int32,
-            ctypes.POINTER(TrainParams), ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int64),
-        ]
-        l.blosc2_vq_codebook_train.restype = ctypes.c_int
-        l.blosc2_vq_free.argtypes = [ctypes.c_void_p]
-        l.blosc2_vq_free.restype = None
-        l.blosc2_vq_last_error_message.argtypes = []
-        l.blosc2_vq_last_error_message.restype = ctypes.c_char_p
-        l.blosc2_vq_last_codec_error.argtypes = [ctypes.c_char_p, ctypes.c_int64]
-        l.blosc2_vq_last_codec_error.restype = ctypes.c_int64
-        l.blosc2_vq_codec_error_count.argtypes = []
-        l.blosc2_vq_codec_error_count.restype = ctypes.c_uint64
-        l.blosc2_vq_codebook_inspect.argtypes = [ctypes.c_char_p, ctypes.c_int64, ctypes.POINTER(CodebookInfo)]
-        l.blosc2_vq_codebook_inspect.restype = ctypes.c_int
-        l.blosc2_vq_codebook_arrays.argtypes = [ctypes.c_char_p, ctypes.c_int64, dp, dp, dp]
-        l.blosc2_vq_codebook_arrays.restype = ctypes.c_int
-        l.blosc2_vq_codebook_with_max_error.argtypes = [
-            ctypes.c_char_p, ctypes.c_int64, ctypes.c_double, ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int64),
-        ]
-        l.blosc2_vq_codebook_with_max_error.restype = ctypes.c_int
-        l.blosc2_vq_codebook_with_prototype_bits.argtypes = [
-            ctypes.c_char_p, ctypes.c_int64, ctypes.c_int32, ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int64),
-        ]
-        l.blosc2_vq_codebook_with_prototype_bits.restype = ctypes.c_int
-        _lib = l
-    return _lib
+class LibraryLoadError(ImportError):
+    """The plugin library cannot be loaded (missing, or built for another platform)."""
 
 
-def last_error_message():
+def _load() -> ctypes.CDLL:
+    if not os.path.exists(LIBPATH):
+        raise LibraryLoadError(
+            f"blosc2-vq's plugin library is missing at {LIBPATH}: the package was installed "
+            "without it (a source checkout on sys.path?). Install it with `pip install blosc2-vq` "
+            "or `pip install .` in the repository."
+        )
+    try:
+        lib = ctypes.CDLL(LIBPATH)
+    except OSError as e:
+        raise LibraryLoadError(
+            f"cannot load blosc2-vq's plugin library {LIBPATH}: {e}. It was built for another "
+            "platform or is damaged: reinstall blosc2-vq for this interpreter."
+        ) from e
+    for name, (argtypes, restype) in _SIGNATURES.items():
+        function = getattr(lib, name)
+        function.argtypes = argtypes
+        function.restype = restype
+    return lib
+
+
+#: The loaded library: loading it at import is what lets c-blosc2 find the plugin by name.
+LIB = _load()
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded plugin library."""
+    return LIB
+
+
+def last_error_message() -> str:
     """The calling thread's last error from the library."""
-    return lib().blosc2_vq_last_error_message().decode("utf-8", "replace")
+    message: bytes | None = LIB.blosc2_vq_last_error_message()
+    return (message or b"").decode("utf-8", "replace")
 
 
-def codec_error_count():
+def codec_error_count() -> int:
     """How many encoder/decoder errors the process has seen so far, on any thread. Read it
     before a compression: if it has not grown after a failure, `last_codec_error` is an
     older, unrelated message (the library never clears it)."""
-    return int(lib().blosc2_vq_codec_error_count())
+    return int(LIB.blosc2_vq_codec_error_count())
 
 
-def last_codec_error():
+def last_codec_error() -> str:
     """The most recent encoder/decoder error on any thread ('' if none). It is never cleared:
     compare `codec_error_count` before and after a call to know whether it is that call's."""
-    l = lib()
-    n = l.blosc2_vq_last_codec_error(None, 0)
+    n = LIB.blosc2_vq_last_codec_error(None, 0)
     buf = ctypes.create_string_buffer(int(n) + 1)
-    l.blosc2_vq_last_codec_error(buf, len(buf))
+    LIB.blosc2_vq_last_codec_error(buf, len(buf))
     return buf.value.decode("utf-8", "replace")
+
+
+def host_blosc2_version() -> str:
+    """The c-blosc2 version the plugin reads SChunks for ('' if it knows none yet)."""
+    buf = ctypes.create_string_buffer(64)
+    LIB.blosc2_vq_host_blosc2_version(buf, len(buf))
+    return buf.value.decode("ascii", "replace")
+
+
+def set_host_blosc2_version(version: str) -> None:
+    """Tells the plugin which c-blosc2 runs it; raises ValueError (with the library's
+    message, naming the supported versions) for one it does not support."""
+    if LIB.blosc2_vq_set_host_blosc2_version(version.encode("utf-8", "replace")) < 0:
+        raise ValueError(last_error_message())
+
+
+def found_by_name() -> str | None:
+    """None if `dlopen("libblosc2_vq.so")`, c-blosc2's first way to find the plugin,
+    succeeds in this process (it gets this library); else why not."""
+    try:
+        ctypes.CDLL(SONAME)
+    except OSError as e:
+        return str(e)
+    return None

@@ -1,4 +1,5 @@
 """Shared fixtures: the Olivetti faces and trained codebooks (trained once per session)."""
+
 import os
 from pathlib import Path
 
@@ -49,10 +50,21 @@ def faces():
 def codebooks(faces):
     """The reference notebook's settings: 36 prototypes on 1000 random 4x4 tiles, seed 0."""
     return {
-        "aa": blosc2_vq.train(faces, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0,
-                              n_init=1, max_iter=100, tol=1e-6),
-        "cmeans": blosc2_vq.train(faces, model="cmeans", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0,
-                                  m=2.0, metric="cosine", max_iter=100, tol=1e-6),
+        "aa": blosc2_vq.train(
+            faces, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0, n_init=1, max_iter=100, tol=1e-6
+        ),
+        "cmeans": blosc2_vq.train(
+            faces,
+            model="cmeans",
+            n_prototypes=36,
+            tile=(4, 4),
+            n_samples=1000,
+            seed=0,
+            m=2.0,
+            metric="cosine",
+            max_iter=100,
+            tol=1e-6,
+        ),
     }
 
 

@@ -1,4 +1,5 @@
 """Bad input from Python: an exception carrying the library's message, never a crash."""
+
 import subprocess
 import sys
 
@@ -23,15 +24,15 @@ def test_corrupt_codebook_bytes(faces, codebooks):
     flipped = bytearray(codebooks["aa"])
     flipped[len(flipped) // 2] ^= 1
     with pytest.raises(RuntimeError):
-        blosc2.asarray(faces[:4], chunks=(1, 64, 64), blocks=(1, 64, 64), meta={"vq": bytes(flipped)},
-                       cparams=blosc2_vq.cparams())
+        blosc2.asarray(
+            faces[:4], chunks=(1, 64, 64), blocks=(1, 64, 64), meta={"vq": bytes(flipped)}, cparams=blosc2_vq.cparams()
+        )
     assert "invalid codebook" in blosc2_vq.last_error()
 
 
 def test_wrong_dtype(faces, codebooks):
     with pytest.raises(blosc2_vq.VQError, match="unsupported data type"):
-        blosc2_vq.compress((faces[:4] * 100).astype(np.int32), codebooks["aa"], chunks=(1, 64, 64),
-                           blocks=(1, 64, 64))
+        blosc2_vq.compress((faces[:4] * 100).astype(np.int32), codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64))
     with pytest.raises(blosc2_vq.VQError, match="float32 or float64"):
         blosc2_vq.train(np.zeros((10, 64, 64), dtype=np.int16))
 
@@ -49,8 +50,13 @@ def test_bad_training_parameters(faces):
 
 def test_default_shuffle_filter_is_refused(faces, codebooks):
     with pytest.raises(RuntimeError):
-        blosc2.asarray(faces[:4], chunks=(1, 64, 64), blocks=(1, 64, 64), meta={"vq": codebooks["aa"]},
-                       cparams={"codec": 185, "splitmode": blosc2.SplitMode.NEVER_SPLIT})
+        blosc2.asarray(
+            faces[:4],
+            chunks=(1, 64, 64),
+            blocks=(1, 64, 64),
+            meta={"vq": codebooks["aa"]},
+            cparams={"codec": 185, "splitmode": blosc2.SplitMode.NEVER_SPLIT},
+        )
     assert "filters: []" in blosc2_vq.last_error()
 
 
@@ -84,8 +90,14 @@ def test_a_failure_outside_the_codec_does_not_repeat_the_codec_s_last_message(tm
     # holds the first message (it is never cleared), but compress must not report it.
     before = blosc2_vq.codec_error_count()
     with pytest.raises(blosc2_vq.VQError, match="c-blosc2 failed without a codec error") as other:
-        blosc2_vq.compress(faces[:4], codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64),
-                           urlpath=str(tmp_path / "missing" / "faces.b2nd"), mode="w")
+        blosc2_vq.compress(
+            faces[:4],
+            codebooks["aa"],
+            chunks=(1, 64, 64),
+            blocks=(1, 64, 64),
+            urlpath=str(tmp_path / "missing" / "faces.b2nd"),
+            mode="w",
+        )
     assert first not in str(other.value) and "RuntimeError" in str(other.value)
     assert isinstance(other.value.__cause__, RuntimeError)
     assert blosc2_vq.codec_error_count() == before

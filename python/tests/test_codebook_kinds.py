@@ -5,6 +5,7 @@ faces, and identical bytes whatever the thread count.
 The floors are the figures measured when these kinds were added (in the comments), less a
 small margin; bits per value are measured on the compressed arrays (32 / cratio).
 """
+
 import blosc2
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import blosc2_vq
 
 
 def psnr(a, b, data_range=1.0):
-    return float(10 * np.log10(data_range ** 2 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
+    return float(10 * np.log10(data_range**2 / np.mean((np.asarray(a, np.float64) - b) ** 2)))
 
 
 def bits_per_value(arr):
@@ -63,8 +64,14 @@ def test_held_out_faces_reach_the_floor(halves, trained, name):
     _, test = halves
     _, max_bpp, min_psnr = KINDS[name]
     cb = trained(name)
-    arr = blosc2.asarray(test, chunks=(16, 64, 64), blocks=(1, 64, 64), meta={"vq": cb},
-                         cparams=blosc2_vq.cparams(nthreads=2), dparams={"nthreads": 2})
+    arr = blosc2.asarray(
+        test,
+        chunks=(16, 64, 64),
+        blocks=(1, 64, 64),
+        meta={"vq": cb},
+        cparams=blosc2_vq.cparams(nthreads=2),
+        dparams={"nthreads": 2},
+    )
     rec = arr[:]
     bpp, quality = bits_per_value(arr), psnr(test, rec)
     print(f"{name}: {bpp:.3f} bits/value, PSNR {quality:.2f} dB, codebook {len(cb)} bytes")
@@ -90,7 +97,7 @@ def block_streams(chunk):
     blocks = []
     for start in starts:
         (size,) = struct.unpack_from("<i", chunk, start)
-        blocks.append(bytes(chunk[start:start + 4 + max(size, 0)]))
+        blocks.append(bytes(chunk[start : start + 4 + max(size, 0)]))
     # Every byte accounted for: the parse matches the format.
     assert 32 + 4 * n + sum(map(len, blocks)) == cbytes
     return blocks
@@ -100,8 +107,17 @@ def block_streams(chunk):
 def test_one_and_two_threads_give_identical_bytes(halves, trained, name):
     test = halves[1][:32]
     cb = trained(name)
-    arrays = [blosc2.asarray(test, chunks=(8, 64, 64), blocks=(1, 64, 64), meta={"vq": cb},
-                             cparams=blosc2_vq.cparams(nthreads=n), dparams={"nthreads": n}) for n in (1, 2)]
+    arrays = [
+        blosc2.asarray(
+            test,
+            chunks=(8, 64, 64),
+            blocks=(1, 64, 64),
+            meta={"vq": cb},
+            cparams=blosc2_vq.cparams(nthreads=n),
+            dparams={"nthreads": n},
+        )
+        for n in (1, 2)
+    ]
     assert arrays[0].schunk.nchunks == arrays[1].schunk.nchunks == 4
     for i in range(4):
         one, two = (block_streams(a.schunk.get_chunk(i)) for a in arrays)
@@ -155,8 +171,9 @@ def test_plain_schunk_with_square_blocks(halves, trained):
     test = np.ascontiguousarray(halves[1][:16])
     params = blosc2_vq.cparams(nthreads=2, typesize=4, blocksize=64 * 64 * 4)
     for name in ("residual_mean", "scalar_quantile"):
-        schunk = blosc2.SChunk(chunksize=4 * 64 * 64 * 4, data=test, cparams=params, dparams={"nthreads": 2},
-                               meta={"vq": trained(name)})
+        schunk = blosc2.SChunk(
+            chunksize=4 * 64 * 64 * 4, data=test, cparams=params, dparams={"nthreads": 2}, meta={"vq": trained(name)}
+        )
         assert schunk.nchunks == 4 and schunk.cratio > 8
         rec = np.frombuffer(schunk[:], dtype=np.float32).reshape(test.shape)
         via_array = blosc2_vq.compress(test, trained(name), chunks=(4, 64, 64), blocks=(1, 64, 64))[:]
@@ -173,18 +190,30 @@ def volumes(faces):
     return vol[::2], vol[1::2]
 
 
-@pytest.mark.parametrize("model, kwargs, max_bpp, min_psnr", [
-    # measured 0.782 bpp, 29.48 dB
-    ("residual", dict(n_prototypes=64, n_stages=3, mean_bits=6, n_samples=5000), 0.82, 28.9),
-    # measured 0.250 bpp, 24.23 dB
-    ("kmeans", dict(n_prototypes=128, n_samples=5000), 0.265, 23.7),
-])
+@pytest.mark.parametrize(
+    "model, kwargs, max_bpp, min_psnr",
+    [
+        # measured 0.782 bpp, 29.48 dB
+        ("residual", dict(n_prototypes=64, n_stages=3, mean_bits=6, n_samples=5000), 0.82, 28.9),
+        # measured 0.250 bpp, 24.23 dB
+        ("kmeans", dict(n_prototypes=128, n_samples=5000), 0.265, 23.7),
+    ],
+)
 def test_3d_tiles(volumes, model, kwargs, max_bpp, min_psnr):
     train, test = volumes
     cb = blosc2_vq.train(train, model=model, tile=(2, 4, 4), seed=0, **kwargs)
     assert blosc2_vq.Codebook.from_bytes(cb).tile_shape == (2, 4, 4)
-    arrays = [blosc2.asarray(test, chunks=(1, 10, 64, 64), blocks=(1, 10, 32, 32), meta={"vq": cb},
-                             cparams=blosc2_vq.cparams(nthreads=n), dparams={"nthreads": n}) for n in (1, 2)]
+    arrays = [
+        blosc2.asarray(
+            test,
+            chunks=(1, 10, 64, 64),
+            blocks=(1, 10, 32, 32),
+            meta={"vq": cb},
+            cparams=blosc2_vq.cparams(nthreads=n),
+            dparams={"nthreads": n},
+        )
+        for n in (1, 2)
+    ]
     rec = arrays[0][:]
     np.testing.assert_array_equal(rec, arrays[1][:])
     bpp, quality = bits_per_value(arrays[0]), psnr(test, rec)
@@ -195,11 +224,22 @@ def test_3d_tiles(volumes, model, kwargs, max_bpp, min_psnr):
 def test_2d_array_mosaic(faces):
     """A 2-D array (100 faces as a 640x640 mosaic) with 2-D blocks that are not whole faces."""
     mosaic = np.ascontiguousarray(faces[:100].reshape(10, 10, 64, 64).transpose(0, 2, 1, 3).reshape(640, 640))
-    for model, kwargs, min_psnr in (("residual", dict(n_samples=8000), 31.9),       # measured 32.39 dB
-                                    ("scalar", dict(scalar_method="uniform", scalar_bits=5), 41.7)):  # 42.25
+    for model, kwargs, min_psnr in (
+        ("residual", dict(n_samples=8000), 31.9),  # measured 32.39 dB
+        ("scalar", dict(scalar_method="uniform", scalar_bits=5), 41.7),
+    ):  # 42.25
         cb = blosc2_vq.train(mosaic, model=model, seed=0, **kwargs)
-        arrays = [blosc2.asarray(mosaic, chunks=(128, 640), blocks=(64, 64), meta={"vq": cb},
-                                 cparams=blosc2_vq.cparams(nthreads=n), dparams={"nthreads": n}) for n in (1, 2)]
+        arrays = [
+            blosc2.asarray(
+                mosaic,
+                chunks=(128, 640),
+                blocks=(64, 64),
+                meta={"vq": cb},
+                cparams=blosc2_vq.cparams(nthreads=n),
+                dparams={"nthreads": n},
+            )
+            for n in (1, 2)
+        ]
         rec = arrays[0][:]
         np.testing.assert_array_equal(rec, arrays[1][:])
         assert rec.shape == (640, 640)
@@ -222,8 +262,17 @@ def test_log10_transform_on_data_spanning_decades(decades):
     cb = blosc2_vq.train(train, log10_floor=floor, **kwargs)
     info = blosc2_vq.Codebook.from_bytes(cb)
     assert info.transform == "log10" and info.log10_floor == floor
-    arrays = [blosc2.asarray(test, chunks=(16, 64, 64), blocks=(1, 64, 64), meta={"vq": cb},
-                             cparams=blosc2_vq.cparams(nthreads=n), dparams={"nthreads": n}) for n in (1, 2)]
+    arrays = [
+        blosc2.asarray(
+            test,
+            chunks=(16, 64, 64),
+            blocks=(1, 64, 64),
+            meta={"vq": cb},
+            cparams=blosc2_vq.cparams(nthreads=n),
+            dparams={"nthreads": n},
+        )
+        for n in (1, 2)
+    ]
     rec = arrays[0][:]
     np.testing.assert_array_equal(rec, arrays[1][:])
     assert np.isfinite(rec).all() and rec.min() >= 0

@@ -1,5 +1,6 @@
 """One source of defaults: every codebook kind trained with no options through the Rust API,
 the C API, the CLI and Python gives the same bytes."""
+
 import subprocess
 
 import numpy as np
@@ -71,8 +72,21 @@ def test_every_surface_trains_the_same_default_codebook(faces, tmp_path, repo_ro
     src = tmp_path / "train.c"
     src.write_text(C_TRAIN)
     libdir = _clib.LIBPATH.rsplit("/", 1)[0]
-    run(["cc", "-std=c99", "-Wall", "-Werror", f"-I{repo_root / 'include'}", src, "-o", exe,
-         f"-L{libdir}", "-lblosc2_vq", f"-Wl,-rpath,{libdir}"])
+    run(
+        [
+            "cc",
+            "-std=c99",
+            "-Wall",
+            "-Werror",
+            f"-I{repo_root / 'include'}",
+            src,
+            "-o",
+            exe,
+            f"-L{libdir}",
+            "-lblosc2_vq",
+            f"-Wl,-rpath,{libdir}",
+        ]
+    )
     run([exe, raw, *data.shape, surfaces["c"], *MODELS])
 
     for model in MODELS:

@@ -1,4 +1,5 @@
 """The Olivetti faces through python-blosc2 with the plugin, against the reference notebook."""
+
 import time
 
 import blosc2
@@ -13,21 +14,28 @@ FLOORS = {"cmeans": (2.56, 0.706), "aa": (2.40, 0.920)}
 
 
 def mean_ssim(a, b):
-    return float(np.mean([structural_similarity(x, y, data_range=1) for x, y in zip(a, b)]))
+    return float(np.mean([structural_similarity(x, y, data_range=1) for x, y in zip(a, b, strict=True)]))
 
 
 @pytest.mark.parametrize("model", ["cmeans", "aa"])
 def test_round_trip_reaches_the_reference(faces, codebooks, model):
     t0 = time.perf_counter()
-    arr = blosc2.asarray(faces, chunks=(1, 64, 64), blocks=(1, 64, 64), meta={"vq": codebooks[model]},
-                         cparams=blosc2_vq.cparams(nthreads=1))
+    arr = blosc2.asarray(
+        faces,
+        chunks=(1, 64, 64),
+        blocks=(1, 64, 64),
+        meta={"vq": codebooks[model]},
+        cparams=blosc2_vq.cparams(nthreads=1),
+    )
     t1 = time.perf_counter()
     rec = arr[:]
     t2 = time.perf_counter()
     ratio, ssim = arr.schunk.cratio, mean_ssim(faces, rec)
     psnr = 10 * np.log10(1 / np.mean((faces - rec) ** 2))
-    print(f"{model}: ratio {ratio:.2f} PSNR {psnr:.2f} SSIM {ssim:.3f} "
-          f"encode {faces.nbytes / 1e6 / (t1 - t0):.1f} MB/s decode {faces.nbytes / 1e6 / (t2 - t1):.1f} MB/s")
+    print(
+        f"{model}: ratio {ratio:.2f} PSNR {psnr:.2f} SSIM {ssim:.3f} "
+        f"encode {faces.nbytes / 1e6 / (t1 - t0):.1f} MB/s decode {faces.nbytes / 1e6 / (t2 - t1):.1f} MB/s"
+    )
     assert rec.shape == faces.shape and rec.dtype == np.float32
     assert ratio >= FLOORS[model][0]
     assert ssim >= FLOORS[model][1]
@@ -35,14 +43,32 @@ def test_round_trip_reaches_the_reference(faces, codebooks, model):
 
 @pytest.mark.parametrize("model", ["cmeans", "aa"])
 def test_one_and_four_threads_give_identical_data(faces, codebooks, model):
-    arrays = [blosc2.asarray(faces[:100], chunks=(1, 64, 64), blocks=(1, 64, 64), meta={"vq": codebooks[model]},
-                             cparams=blosc2_vq.cparams(nthreads=n), dparams={"nthreads": n}) for n in (1, 4)]
+    arrays = [
+        blosc2.asarray(
+            faces[:100],
+            chunks=(1, 64, 64),
+            blocks=(1, 64, 64),
+            meta={"vq": codebooks[model]},
+            cparams=blosc2_vq.cparams(nthreads=n),
+            dparams={"nthreads": n},
+        )
+        for n in (1, 4)
+    ]
     assert arrays[0].schunk.nchunks == arrays[1].schunk.nchunks == 100
     for i in range(100):
         assert arrays[0].schunk.get_chunk(i) == arrays[1].schunk.get_chunk(i), f"chunk {i} differs"
     # Several blocks per chunk, so c-blosc2's threads really share the work.
-    multi = [blosc2.asarray(faces[:64], chunks=(16, 64, 64), blocks=(1, 64, 64), meta={"vq": codebooks[model]},
-                            cparams=blosc2_vq.cparams(nthreads=n), dparams={"nthreads": n}) for n in (1, 4)]
+    multi = [
+        blosc2.asarray(
+            faces[:64],
+            chunks=(16, 64, 64),
+            blocks=(1, 64, 64),
+            meta={"vq": codebooks[model]},
+            cparams=blosc2_vq.cparams(nthreads=n),
+            dparams={"nthreads": n},
+        )
+        for n in (1, 4)
+    ]
     np.testing.assert_array_equal(multi[0][:], multi[1][:])
 
 
@@ -66,8 +92,9 @@ def test_training_is_deterministic(faces, codebooks):
 
 
 def test_float64_and_3d_tiles(faces):
-    vol = np.stack([np.outer(np.hanning(32), np.hanning(32))[None] * np.hanning(32)[:, None, None] * (i + 1)
-                    for i in range(4)]).astype(np.float64)
+    vol = np.stack(
+        [np.outer(np.hanning(32), np.hanning(32))[None] * np.hanning(32)[:, None, None] * (i + 1) for i in range(4)]
+    ).astype(np.float64)
     cb = blosc2_vq.train(vol, model="cmeans", n_prototypes=16, tile=(4, 4, 4), n_samples=2000, metric="euclidean")
     arr = blosc2_vq.compress(vol, cb, chunks=(1, 32, 32, 32), blocks=(1, 16, 16, 16), nthreads=2)
     rec = arr[:]

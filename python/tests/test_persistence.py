@@ -1,4 +1,5 @@
 """Frames on disk: read back in a fresh process, and exchanged with the Rust side."""
+
 import subprocess
 import sys
 
@@ -14,14 +15,17 @@ def psnr(a, b):
 
 def test_a_fresh_process_reads_a_persistent_array(tmp_path, faces, codebooks):
     path = tmp_path / "faces.b2nd"
-    arr = blosc2_vq.compress(faces, codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64), urlpath=str(path),
-                             mode="w")
+    arr = blosc2_vq.compress(
+        faces, codebooks["aa"], chunks=(1, 64, 64), blocks=(1, 64, 64), urlpath=str(path), mode="w"
+    )
     expected = arr[:]
     out = tmp_path / "read.npy"
-    script = ("import sys, numpy as np, blosc2, blosc2_vq\n"
-              "blosc2_vq.register()\n"
-              "a = blosc2.open(sys.argv[1])\n"
-              "np.save(sys.argv[2], a[:])\n")
+    script = (
+        "import sys, numpy as np, blosc2, blosc2_vq\n"
+        "blosc2_vq.register()\n"
+        "a = blosc2.open(sys.argv[1])\n"
+        "np.save(sys.argv[2], a[:])\n"
+    )
     subprocess.run([sys.executable, "-c", script, str(path), str(out)], check=True, cwd=tmp_path)
     np.testing.assert_array_equal(np.load(out), expected)
 
@@ -43,11 +47,13 @@ def test_frames_written_by_rust_open_in_python(tmp_path, faces, rust_example):
 
 def test_frames_written_by_python_open_in_rust(tmp_path, faces, codebooks, rust_example):
     path = tmp_path / "from_python.b2nd"
-    arr = blosc2_vq.compress(faces, codebooks["cmeans"], chunks=(1, 64, 64), blocks=(1, 64, 64), urlpath=str(path),
-                             mode="w")
+    arr = blosc2_vq.compress(
+        faces, codebooks["cmeans"], chunks=(1, 64, 64), blocks=(1, 64, 64), urlpath=str(path), mode="w"
+    )
     expected = psnr(faces, arr[:])
-    out = subprocess.run([str(rust_example), "read", str(path)], check=True, cwd=tmp_path,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [str(rust_example), "read", str(path)], check=True, cwd=tmp_path, capture_output=True, text=True
+    ).stdout
     words = out.split()
     assert abs(float(words[words.index("psnr") + 1]) - expected) < 1e-3, out
 
@@ -63,8 +69,9 @@ def test_cli_frames_and_python_frames_interoperate(tmp_path, faces, codebooks, c
     assert from_cli.shape == faces.shape and psnr(faces, from_cli) > 23.4
 
     py_frame = tmp_path / "python.b2nd"
-    arr = blosc2_vq.compress(faces, codebooks["aa"], chunks=(8, 64, 64), blocks=(1, 64, 64), urlpath=str(py_frame),
-                             mode="w")
+    arr = blosc2_vq.compress(
+        faces, codebooks["aa"], chunks=(8, 64, 64), blocks=(1, 64, 64), urlpath=str(py_frame), mode="w"
+    )
     back = tmp_path / "back.npy"
     subprocess.run([str(cli_bin), "decompress", str(py_frame), "-o", str(back)], check=True)
     # Same codec, another build of it (decoding may fuse multiply-adds where the CPU allows).

@@ -1,5 +1,6 @@
 """The Python surface of the codebook kinds and options: the ctypes structures against the C
 header, the library's defaults, what `Codebook` reports for each kind, and bad arguments."""
+
 import ctypes
 import re
 import shutil
@@ -13,8 +14,14 @@ import pytest
 import blosc2_vq
 from blosc2_vq import _clib
 
-C_TYPES = {"int32_t": ctypes.c_int32, "int64_t": ctypes.c_int64, "uint64_t": ctypes.c_uint64,
-           "double": ctypes.c_double}
+C_TYPES = {
+    "int32_t": ctypes.c_int32,
+    "int64_t": ctypes.c_int64,
+    "uint64_t": ctypes.c_uint64,
+    "double": ctypes.c_double,
+    "void*": ctypes.c_void_p,
+    "blosc2_vq_progress_fn": _clib.PROGRESS_FN,
+}
 
 
 def header_fields(header, name):
@@ -25,20 +32,21 @@ def header_fields(header, name):
     for line in body.group(1).splitlines():
         line = line.split("//")[0].strip()
         if line:
-            m = re.fullmatch(r"(\w+) (\w+)(?:\[(\d+)\])?;", line)
+            m = re.fullmatch(r"(\w+) (\*?)(\w+)(?:\[(\d+)\])?;", line)
             assert m, f"unexpected line {line!r} in {name}"
-            fields.append((m.group(1), m.group(2), int(m.group(3)) if m.group(3) else None))
+            fields.append((m.group(1) + m.group(2), m.group(3), int(m.group(4)) if m.group(4) else None))
     return fields
 
 
-@pytest.mark.parametrize("c_name, mirror", [("blosc2_vq_train_params", _clib.TrainParams),
-                                            ("blosc2_vq_codebook_info", _clib.CodebookInfo)])
+@pytest.mark.parametrize(
+    "c_name, mirror", [("blosc2_vq_train_params", _clib.TrainParams), ("blosc2_vq_codebook_info", _clib.CodebookInfo)]
+)
 def test_ctypes_structures_mirror_the_header(repo_root, tmp_path, c_name, mirror):
     include = repo_root / "include"
     fields = header_fields((include / "blosc2_vq.h").read_text(), c_name)
     # Same fields, in the same order, with the same types.
     assert [f for f, _ in mirror._fields_] == [f for _, f, _ in fields]
-    for (ctype, field, length), (_, py_type) in zip(fields, mirror._fields_):
+    for (ctype, field, length), (_, py_type) in zip(fields, mirror._fields_, strict=True):
         expected = C_TYPES[ctype] * length if length else C_TYPES[ctype]
         assert ctypes.sizeof(py_type) == ctypes.sizeof(expected), field
         if length:
@@ -51,12 +59,17 @@ def test_ctypes_structures_mirror_the_header(repo_root, tmp_path, c_name, mirror
         pytest.fail("no C compiler (cc) to check the structure layout with")
     src = tmp_path / "layout.c"
     lines = [f'  printf("{f} %zu\\n", offsetof({c_name}, {f}));' for _, f, _ in fields]
-    src.write_text("#include <stddef.h>\n#include <stdio.h>\n#include \"blosc2_vq.h\"\nint main(void) {\n"
-                   + "\n".join(lines) + f'\n  printf("sizeof %zu\\n", sizeof({c_name}));\n  return 0;\n}}\n')
+    src.write_text(
+        '#include <stddef.h>\n#include <stdio.h>\n#include "blosc2_vq.h"\nint main(void) {\n'
+        + "\n".join(lines)
+        + f'\n  printf("sizeof %zu\\n", sizeof({c_name}));\n  return 0;\n}}\n'
+    )
     exe = tmp_path / "layout"
     subprocess.run([cc, "-std=c99", "-I", str(include), str(src), "-o", str(exe)], check=True)
-    out = dict(line.split() for line in subprocess.run([str(exe)], check=True, capture_output=True,
-                                                       text=True).stdout.splitlines())
+    out = dict(
+        line.split()
+        for line in subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines()
+    )
     for field, _ in mirror._fields_:
         assert int(out[field]) == getattr(mirror, field).offset, field
     assert int(out["sizeof"]) == ctypes.sizeof(mirror)
@@ -72,11 +85,11 @@ def test_the_library_writes_exactly_our_structures(codebooks):
     lib = _clib.lib()
     raw, params = canary_buffer(_clib.TrainParams)
     assert lib.blosc2_vq_train_params_init(ctypes.byref(params), _clib.MODEL_RESIDUAL) == 0
-    assert bytes(raw[ctypes.sizeof(_clib.TrainParams):]) == b"\xab" * 64
+    assert bytes(raw[ctypes.sizeof(_clib.TrainParams) :]) == b"\xab" * 64
     raw, info = canary_buffer(_clib.CodebookInfo)
     cb = codebooks["aa"]
     assert lib.blosc2_vq_codebook_inspect(cb, len(cb), ctypes.byref(info)) == 0
-    assert bytes(raw[ctypes.sizeof(_clib.CodebookInfo):]) == b"\xab" * 64
+    assert bytes(raw[ctypes.sizeof(_clib.CodebookInfo) :]) == b"\xab" * 64
 
 
 def test_library_defaults_per_model():
@@ -84,7 +97,7 @@ def test_library_defaults_per_model():
     defaults = {}
     for model in ("aa", "residual", "scalar"):
         p = _clib.TrainParams()
-        assert lib.blosc2_vq_train_params_init(ctypes.byref(p), blosc2_vq._MODELS[model]) == 0
+        assert lib.blosc2_vq_train_params_init(ctypes.byref(p), blosc2_vq._train.MODELS[model]) == 0
         defaults[model] = {f: getattr(p, f) for f, _ in p._fields_ if f != "tile_shape"}
     r, s = defaults["residual"], defaults["scalar"]
     assert (r["n_prototypes"], r["tol"], r["n_stages"], r["mean_bits"], r["beam"]) == (256, 1e-4, 2, 0, 4)
@@ -96,17 +109,42 @@ def test_library_defaults_per_model():
 
 def test_train_defaults_are_the_library_s():
     lib = _clib.lib()
-    for model, code in blosc2_vq._MODELS.items():
+    for model, code in blosc2_vq._train.MODELS.items():
         p = _clib.TrainParams()
         assert lib.blosc2_vq_train_params_init(ctypes.byref(p), code) == 0
         d = blosc2_vq.train_defaults(model)
-        assert d["tile"] == tuple(p.tile_shape[:p.tile_ndim])
-        assert (d["n_prototypes"], d["n_samples"], d["seed"], d["max_iter"], d["tol"], d["m"], d["n_init"],
-                d["weight_bits"], d["n_stages"], d["mean_bits"], d["beam"], d["scalar_bits"], d["kept_weights"]) == \
-            (p.n_prototypes, p.n_samples, p.seed, p.max_iter, p.tol, p.fuzzifier, p.n_init,
-             p.weight_bits, p.n_stages, p.mean_bits, p.beam, p.scalar_bits, p.kept_weights)
-        assert blosc2_vq._METRICS[d["metric"]] == p.metric
-        assert blosc2_vq._SCALAR_METHODS[d["scalar_method"]] == p.scalar_method
+        assert d["tile"] == tuple(p.tile_shape[: p.tile_ndim])
+        assert (
+            d["n_prototypes"],
+            d["n_samples"],
+            d["seed"],
+            d["max_iter"],
+            d["tol"],
+            d["m"],
+            d["n_init"],
+            d["weight_bits"],
+            d["n_stages"],
+            d["mean_bits"],
+            d["beam"],
+            d["scalar_bits"],
+            d["kept_weights"],
+        ) == (
+            p.n_prototypes,
+            p.n_samples,
+            p.seed,
+            p.max_iter,
+            p.tol,
+            p.fuzzifier,
+            p.n_init,
+            p.weight_bits,
+            p.n_stages,
+            p.mean_bits,
+            p.beam,
+            p.scalar_bits,
+            p.kept_weights,
+        )
+        assert blosc2_vq._train._METRIC_CODES[d["metric"]] == p.metric
+        assert blosc2_vq._train._SCALAR_CODES[d["scalar_method"]] == p.scalar_method
         assert d["log10_floor"] is None and p.log10_floor == 0.0
 
 
@@ -147,10 +185,13 @@ def small(faces):
         "kmeans": blosc2_vq.train(data, model="kmeans", n_prototypes=16, n_samples=2000),
         "aa_sparse": blosc2_vq.train(data, model="aa", n_prototypes=8, kept_weights=3, n_samples=500),
         "cmeans_sparse": blosc2_vq.train(data, model="cmeans", n_prototypes=8, kept_weights=1, n_samples=500),
-        **{f"scalar_{m}": blosc2_vq.train(data, model="scalar", scalar_method=m, scalar_bits=3, n_samples=5000)
-           for m in ("uniform", "quantile", "lloyd_max")},
-        "log10": blosc2_vq.train(10.0 ** (-12 + 4 * data), model="kmeans", n_prototypes=16, n_samples=2000,
-                                 log10_floor=1e-13),
+        **{
+            f"scalar_{m}": blosc2_vq.train(data, model="scalar", scalar_method=m, scalar_bits=3, n_samples=5000)
+            for m in ("uniform", "quantile", "lloyd_max")
+        },
+        "log10": blosc2_vq.train(
+            10.0 ** (-12 + 4 * data), model="kmeans", n_prototypes=16, n_samples=2000, log10_floor=1e-13
+        ),
     }
 
 
@@ -192,7 +233,9 @@ def test_scalar_codebook_fields(small, faces, method):
 
 
 def test_scalar_methods_place_levels_differently(small):
-    levels = {m: blosc2_vq.Codebook.from_bytes(small[f"scalar_{m}"]).levels for m in ("uniform", "quantile", "lloyd_max")}
+    levels = {
+        m: blosc2_vq.Codebook.from_bytes(small[f"scalar_{m}"]).levels for m in ("uniform", "quantile", "lloyd_max")
+    }
     # Uniform levels are equally spaced; the others follow the data.
     assert np.allclose(np.diff(levels["uniform"]), np.diff(levels["uniform"])[0])
     assert not np.allclose(np.diff(levels["quantile"]), np.diff(levels["quantile"])[0], rtol=0.05)
@@ -227,8 +270,12 @@ def test_codebooks_read_back_from_frames_and_as_maps(small, faces, name):
     for form in (stored, msgpack.unpackb(raw)):
         cb = blosc2_vq.Codebook.from_bytes(form)
         assert cb.fingerprint == expected.fingerprint and repr(cb) == repr(expected)
-        assert (cb.kept_weights, cb.log10_floor, cb.n_stages, cb.scalar_method) == \
-            (expected.kept_weights, expected.log10_floor, expected.n_stages, expected.scalar_method)
+        assert (cb.kept_weights, cb.log10_floor, cb.n_stages, cb.scalar_method) == (
+            expected.kept_weights,
+            expected.log10_floor,
+            expected.n_stages,
+            expected.scalar_method,
+        )
 
 
 @pytest.mark.parametrize("name", ["aa_sparse", "residual", "scalar_quantile", "log10"])
@@ -265,48 +312,51 @@ def test_compress_takes_every_codebook_form(small, faces, name):
             blosc2_vq.compress(data, bad, **geometry)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    # Checked in Python.
-    (dict(model="rvq"), "unknown model 'rvq'"),
-    (dict(model="scalar", scalar_method="median"), "unknown scalar_method 'median'"),
-    (dict(model="aa", n_stages=2), "n_stages applies to model 'residual' only"),
-    (dict(model="kmeans", mean_bits=4), "mean_bits applies to model 'residual' only"),
-    (dict(model="aa", beam=2), "beam applies to model 'residual' only"),
-    (dict(model="residual", scalar_bits=3), "scalar_bits applies to model 'scalar' only"),
-    (dict(model="cmeans", scalar_method="uniform"), "scalar_method applies to model 'scalar' only"),
-    (dict(model="scalar", n_prototypes=16), "give scalar_bits, not n_prototypes"),
-    (dict(model="kmeans", kept_weights=2), "kept_weights applies to models 'aa' and 'cmeans'"),
-    (dict(model="residual", kept_weights=1), "kept_weights applies to models 'aa' and 'cmeans'"),
-    (dict(model="scalar", kept_weights=1), "kept_weights applies to models 'aa' and 'cmeans'"),
-    (dict(model="aa", kept_weights=-1), "kept_weights -1 must be >= 0"),
-    # ctypes would silently wrap these to 2 and truncate to 2.
-    (dict(model="aa", kept_weights=2 ** 32 + 2), "kept_weights 4294967298 is out of range"),
-    (dict(model="aa", kept_weights=2.0), "kept_weights must be an integer"),
-    (dict(model="residual", n_stages=True), "n_stages must be an integer"),
-    (dict(model="residual", n_stages=2.5), "n_stages must be an integer"),
-    (dict(model="kmeans", tile=(4, 4.5)), "tile side must be an integer"),
-    (dict(model="kmeans", seed=-1), "seed -1 is out of range"),
-    # 0 means "no transform" to the C API: refused rather than silently ignored.
-    (dict(model="kmeans", log10_floor=0), "log10_floor 0.0 must be positive"),
-    (dict(model="kmeans", log10_floor=-1e-3), "must be positive"),
-    (dict(model="kmeans", log10_floor=float("nan")), "must be positive"),
-    (dict(model="kmeans", log10_floor=float("inf")), "must be positive"),
-    (dict(model="kmeans", log10_floor="1e-3"), "log10_floor must be a number"),
-    # Checked by the library, whose message comes through.
-    (dict(model="residual", n_stages=0), "`n_stages`: 0 must be positive"),
-    (dict(model="residual", n_stages=17), "`n_stages`: 17 outside 1..=16"),
-    (dict(model="residual", mean_bits=13), "`mean_bits`: 13 outside 0..=12"),
-    (dict(model="residual", mean_bits=-1), "`mean_bits`: -1 outside 0..=12"),
-    (dict(model="residual", beam=0), "`beam`: 0 outside 1..=64"),
-    (dict(model="residual", beam=65), "`beam`: 65 outside 1..=64"),
-    (dict(model="residual", n_prototypes=5000), "5000 outside 1..=4096"),
-    (dict(model="scalar", scalar_bits=0), "0 outside 1..=12"),
-    (dict(model="scalar", scalar_bits=13), "13 outside 1..=12"),
-    (dict(model="aa", n_prototypes=6, kept_weights=6), "`kept_weights`: 6 must be below the 6 prototypes"),
-    (dict(model="aa", kept_weights=9), "`kept_weights`: 9 over 8"),
-    (dict(model="kmeans", log10_floor=1e-50), "positive and finite in float32"),
-    (dict(model="residual", n_prototypes=64, n_samples=10), "10 samples for 64 codewords per stage"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        # Checked in Python.
+        (dict(model="rvq"), "unknown model 'rvq'"),
+        (dict(model="scalar", scalar_method="median"), "unknown scalar_method 'median'"),
+        (dict(model="aa", n_stages=2), "n_stages applies to model 'residual' only"),
+        (dict(model="kmeans", mean_bits=4), "mean_bits applies to model 'residual' only"),
+        (dict(model="aa", beam=2), "beam applies to model 'residual' only"),
+        (dict(model="residual", scalar_bits=3), "scalar_bits applies to model 'scalar' only"),
+        (dict(model="cmeans", scalar_method="uniform"), "scalar_method applies to model 'scalar' only"),
+        (dict(model="scalar", n_prototypes=16), "give scalar_bits, not n_prototypes"),
+        (dict(model="kmeans", kept_weights=2), "kept_weights applies to models 'aa' and 'cmeans'"),
+        (dict(model="residual", kept_weights=1), "kept_weights applies to models 'aa' and 'cmeans'"),
+        (dict(model="scalar", kept_weights=1), "kept_weights applies to models 'aa' and 'cmeans'"),
+        (dict(model="aa", kept_weights=-1), "kept_weights -1 must be >= 0"),
+        # ctypes would silently wrap these to 2 and truncate to 2.
+        (dict(model="aa", kept_weights=2**32 + 2), "kept_weights 4294967298 is out of range"),
+        (dict(model="aa", kept_weights=2.0), "kept_weights must be an integer"),
+        (dict(model="residual", n_stages=True), "n_stages must be an integer"),
+        (dict(model="residual", n_stages=2.5), "n_stages must be an integer"),
+        (dict(model="kmeans", tile=(4, 4.5)), "tile side must be an integer"),
+        (dict(model="kmeans", seed=-1), "seed -1 is out of range"),
+        # 0 means "no transform" to the C API: refused rather than silently ignored.
+        (dict(model="kmeans", log10_floor=0), "log10_floor 0.0 must be positive"),
+        (dict(model="kmeans", log10_floor=-1e-3), "must be positive"),
+        (dict(model="kmeans", log10_floor=float("nan")), "must be positive"),
+        (dict(model="kmeans", log10_floor=float("inf")), "must be positive"),
+        (dict(model="kmeans", log10_floor="1e-3"), "log10_floor must be a number"),
+        # Checked by the library, whose message comes through.
+        (dict(model="residual", n_stages=0), "`n_stages`: 0 must be positive"),
+        (dict(model="residual", n_stages=17), "`n_stages`: 17 outside 1..=16"),
+        (dict(model="residual", mean_bits=13), "`mean_bits`: 13 outside 0..=12"),
+        (dict(model="residual", mean_bits=-1), "`mean_bits`: -1 outside 0..=12"),
+        (dict(model="residual", beam=0), "`beam`: 0 outside 1..=64"),
+        (dict(model="residual", beam=65), "`beam`: 65 outside 1..=64"),
+        (dict(model="residual", n_prototypes=5000), "5000 outside 1..=4096"),
+        (dict(model="scalar", scalar_bits=0), "0 outside 1..=12"),
+        (dict(model="scalar", scalar_bits=13), "13 outside 1..=12"),
+        (dict(model="aa", n_prototypes=6, kept_weights=6), "`kept_weights`: 6 must be below the 6 prototypes"),
+        (dict(model="aa", kept_weights=9), "`kept_weights`: 9 over 8"),
+        (dict(model="kmeans", log10_floor=1e-50), "positive and finite in float32"),
+        (dict(model="residual", n_prototypes=64, n_samples=10), "10 samples for 64 codewords per stage"),
+    ],
+)
 def test_bad_options_raise_value_errors(faces, kwargs, match):
     with pytest.raises(blosc2_vq.VQError, match=re.escape(match)) as err:
         blosc2_vq.train(faces[:10], **kwargs)
@@ -319,10 +369,19 @@ def test_codec_meta_only_for_weight_codebooks(faces, small):
         blosc2_vq.compress(data, small["residual"], chunks=(2, 64, 64), blocks=(1, 64, 64), codec_meta=4)
     # The codec itself refuses it too, when python-blosc2 is used directly.
     with pytest.raises(RuntimeError):
-        blosc2.asarray(data, chunks=(2, 64, 64), blocks=(1, 64, 64), meta={"vq": small["scalar_uniform"]},
-                       cparams=blosc2_vq.cparams(codec_meta=4))
+        blosc2.asarray(
+            data,
+            chunks=(2, 64, 64),
+            blocks=(1, 64, 64),
+            meta={"vq": small["scalar_uniform"]},
+            cparams=blosc2_vq.cparams(codec_meta=4),
+        )
     assert "codec_meta" in blosc2_vq.last_error() and "no weights" in blosc2_vq.last_error()
     # Sparse weights take the override: fewer bits, smaller blocks.
-    sizes = [blosc2_vq.compress(data, small["aa_sparse"], chunks=(2, 64, 64), blocks=(1, 64, 64),
-                                codec_meta=bits).schunk.cbytes for bits in (0, 2)]
+    sizes = [
+        blosc2_vq.compress(
+            data, small["aa_sparse"], chunks=(2, 64, 64), blocks=(1, 64, 64), codec_meta=bits
+        ).schunk.cbytes
+        for bits in (0, 2)
+    ]
     assert sizes[1] < sizes[0]

@@ -1,0 +1,140 @@
+"""The codec in python-blosc2: registering it, its cparams, and `compress`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import _clib
+from ._checks import VQError
+from ._codebook import Codebook, CodebookLike
+
+#: The codec id the package registers by default (c-blosc2's user range is 160..255).
+DEFAULT_CODEC_ID = 185
+#: The codec's name, which c-blosc2 turns into the library name `libblosc2_vq.so`.
+CODEC_NAME = "vq"
+
+
+def libpath() -> str:
+    """Absolute path of the plugin library inside this package."""
+    return _clib.LIBPATH
+
+
+def print_libpath() -> None:
+    """Prints the library's absolute path and nothing else (c-blosc2's plugin loader reads it)."""
+    print(_clib.LIBPATH, end="")
+
+
+def declare_host() -> str:
+    """Tells the plugin which c-blosc2 python-blosc2 bundles (it reads SChunks in that
+    release's layout) and returns its version; `VQError` for one the plugin does not know."""
+    import blosc2
+
+    version = str(blosc2.blosclib_version)
+    try:
+        _clib.set_host_blosc2_version(version)
+    except ValueError as e:
+        raise VQError(f"python-blosc2 {blosc2.__version__} bundles c-blosc2 {version}: {e}") from None
+    return version
+
+
+def register(codec_id: int = DEFAULT_CODEC_ID) -> int:
+    """Registers the codec with python-blosc2 under `codec_id` and tells the plugin which
+    c-blosc2 runs it. Needed once per process, also to read frames written earlier. Calling
+    it again with the same id does nothing. Raises `VQError` when python-blosc2 bundles a
+    c-blosc2 the plugin does not support (the message names those it does)."""
+    import blosc2
+
+    declare_host()
+    blosc2.register_codec(CODEC_NAME, codec_id)
+    return codec_id
+
+
+def cparams(
+    codec_id: int = DEFAULT_CODEC_ID, nthreads: int | None = None, codec_meta: int = 0, **extra: Any
+) -> dict[str, Any]:
+    """Compression parameters the codec needs: no filters (python-blosc2's default SHUFFLE
+    would scramble the bytes before a lossy codec) and NEVER_SPLIT. `codec_meta` 1..8
+    overrides the codebook's weight bits (weight codebooks only: "aa", "cmeans"; the codec
+    refuses it for the others). Extra keys are passed through."""
+    import blosc2
+
+    params: dict[str, Any] = {
+        "codec": codec_id,
+        "codec_meta": codec_meta,
+        "filters": [],
+        "filters_meta": [],
+        "splitmode": blosc2.SplitMode.NEVER_SPLIT,
+        "nthreads": blosc2.nthreads if nthreads is None else nthreads,
+    }
+    params.update(extra)
+    return params
+
+
+def codec_error_count() -> int:
+    """How many encoder/decoder errors the process has seen so far (on any thread): read it
+    before a call and pass it to `last_error(since=...)` afterwards."""
+    return _clib.codec_error_count()
+
+
+def last_error(since: int | None = None) -> str:
+    """The most recent encoder/decoder error, from whichever thread c-blosc2 ran it on ('' if
+    none). The library never clears it, so on its own it may describe an earlier failure:
+    with `since=codec_error_count()` read before a call, it is '' unless the codec failed
+    after that read."""
+    if since is not None and _clib.codec_error_count() <= since:
+        return ""
+    return _clib.last_codec_error()
+
+
+def compress(
+    data: Any,
+    codebook: CodebookLike,
+    chunks: tuple[int, ...] | None = None,
+    blocks: tuple[int, ...] | None = None,
+    codec_id: int = DEFAULT_CODEC_ID,
+    nthreads: int | None = None,
+    codec_meta: int = 0,
+    max_error: float | None = None,
+    **kwargs: Any,
+) -> Any:
+    """`blosc2.asarray(data, ...)` with the vq codec and `codebook` in the `vq` metalayer;
+    returns the `blosc2.NDArray`. `codebook` is any form `Codebook.from_bytes` takes (bytes,
+    bytearray, memoryview, the dict `arr.schunk.meta["vq"]` gives back, or a `Codebook`). A
+    failure of c-blosc2 raises `VQError`: with the codec's message when the codec failed
+    during this call, else saying why c-blosc2 failed if it can tell. `max_error=e` codes
+    every block to that error bound (a residual codebook; the frame stores the codebook
+    re-sealed with it), overriding the codebook's. Extra keyword arguments (e.g. `urlpath`)
+    go to `blosc2.asarray`."""
+    import blosc2
+
+    parsed = Codebook.from_bytes(codebook)  # a clear error before any compression starts
+    if max_error is not None:
+        parsed = parsed.with_max_error(max_error)
+    if codec_meta and not parsed.has_weights:
+        raise VQError(
+            f"codec_meta {codec_meta} sets the weight bits, but a {parsed.kind} codebook has no "
+            "weights (leave codec_meta at 0)"
+        )
+    register(codec_id)
+    meta = dict(kwargs.pop("meta", {}) or {})
+    meta[CODEC_NAME] = parsed.raw  # the bytes the library just validated
+    errors_before = codec_error_count()
+    try:
+        return blosc2.asarray(
+            data, chunks=chunks, blocks=blocks, meta=meta, cparams=cparams(codec_id, nthreads, codec_meta), **kwargs
+        )
+    except RuntimeError as e:
+        # The codec's last message is never cleared: it is this call's only if the count grew
+        # (or another thread's codec failed meanwhile: the count is process-wide).
+        message = last_error(since=errors_before)
+        if message:
+            raise VQError(message) from e
+        raise VQError(f"c-blosc2 failed without a codec error ({type(e).__name__}: {e}){_loading_hint()}") from e
+
+
+def _loading_hint() -> str:
+    """Why c-blosc2 may not have reached the codec at all, if it can be told from here."""
+    why = _clib.found_by_name()
+    if why is None:
+        return ""
+    return f"; c-blosc2 cannot load the plugin by name ({why}): run `python -m blosc2_vq --diagnose` to see why"
