@@ -335,10 +335,6 @@ class Ours:
             names = " and ".join(f"blosc2_vq.{name}" for name in missing)
             warn(f"{names} take(s) no max_error yet: our rows are skipped")
             return
-        # c-blosc2 finds the plugin library by running `python -c "import blosc2_vq; ..."`
-        # (unless libblosc2_vq.so is on LD_LIBRARY_PATH): make that `python` this interpreter,
-        # also when it was started by its path from a venv that is not activated.
-        os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
         blosc2_vq.register()
         self.vq = blosc2_vq
         self.files = 0

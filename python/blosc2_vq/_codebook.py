@@ -236,15 +236,11 @@ class Codebook:
     def with_weight_bits(self, bits: int) -> Codebook:
         """A weight codebook ("archetypal", "fuzzy_cmeans") with its weights quantized to
         `bits` bits (1 to 8)."""
-        if self.kind not in WEIGHT_KINDS:
-            raise VQError(f"a {self.kind} codebook has no weights to quantize")
         return Codebook(_resealed("blosc2_vq_codebook_with_weight_bits", self.raw, integer("bits", bits)))
 
     def with_kept_weights(self, kept: int) -> Codebook:
         """A weight codebook keeping each tile's `kept` largest weights (sparse weights; 0
         keeps all)."""
-        if self.kind not in WEIGHT_KINDS:
-            raise VQError(f"a {self.kind} codebook has no weights to keep")
         return Codebook(_resealed("blosc2_vq_codebook_with_kept_weights", self.raw, integer("kept", kept)))
 
     @property

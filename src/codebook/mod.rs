@@ -313,6 +313,13 @@ impl Codebook {
 
     /// The same codebook with another weight bit depth (1 to 8).
     pub fn with_weight_bits(self, bits: u8) -> Result<Self> {
+        if !self.model.has_weights() {
+            // The field would be stored and never used: say so rather than seal it.
+            return Err(Error::param(
+                "weight_bits",
+                format!("a {} codebook has no weights", self.model.name()),
+            ));
+        }
         self.resealed(|cb| cb.weight_bits = bits)
     }
 
