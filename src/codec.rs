@@ -113,7 +113,7 @@ pub fn encode(call: &EncodeCall<'_>, output: &mut [u8]) -> Result<usize> {
 /// Runs the decoder: fills `output` (exactly one block) and returns its length.
 pub fn decode(call: &DecodeCall<'_>, output: &mut [u8]) -> Result<usize> {
     let codebook = call.codebook.ok_or(Error::MissingCodebook)?;
-    let cb = cache::prepared(codebook)?;
+    let cb = cache::prepared_for_block(codebook, call.input)?;
     decode_block(&cb, call.input, call.typesize, output)
 }
 

@@ -248,6 +248,18 @@ impl BlockHeader {
         ))
     }
 
+    /// The low 32 bits of the codebook fingerprint a block names, read without parsing the
+    /// rest (None for input too short or of an unknown format: [`read`](Self::read) says why).
+    pub fn peek_fingerprint32(input: &[u8]) -> Option<u32> {
+        let at = match *input.first()? {
+            1 => 4,
+            2..=BOUNDED_BLOCK_FORMAT_VERSION => 5,
+            _ => return None,
+        };
+        let bytes = input.get(at..at + 4)?;
+        Some(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
     /// Parses a header; returns it and its length. Validates everything it can on its own.
     pub fn read(input: &[u8]) -> Result<(Self, usize)> {
         let truncated = || {
