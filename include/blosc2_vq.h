@@ -267,12 +267,13 @@ int64_t blosc2_vq_last_codec_error(char *buffer, int64_t buffer_len);
 int blosc2_vq_set_host_blosc2_version(const char *version);
 
 // Writes the c-blosc2 version the plugin reads SChunks for ("major.minor.patch": declared,
-// or found in the process; "" if neither) into `buffer` (`buffer_len` bytes, NUL-terminated,
-// truncated to fit; NULL and 0 ask for the length only). Returns the version's length
-// without the NUL, or a negative code for a negative `buffer_len`.
+// or found in the process; "" if neither) into `buffer`, as `blosc2_vq_last_codec_error`
+// writes its message: at most `buffer_len - 1` bytes and a NUL (nothing for a `buffer_len`
+// of 0 or less). Returns the version's length, or a negative code for a NULL `buffer` with a
+// positive `buffer_len`.
 //
 // # Safety
-// `buffer` must be NULL or valid for `buffer_len` bytes of writes.
+// `buffer` must point to `buffer_len` writable bytes when `buffer_len` is positive.
 int64_t blosc2_vq_host_blosc2_version(char *buffer, int64_t buffer_len);
 
 // Validates codebook bytes and describes them in `out`. Returns 0, or a negative code when
@@ -574,12 +575,13 @@ int blosc2_vq_codebook_with_kept_weights(const uint8_t *codebook,
 int blosc2_vq_set_host_blosc2_version(const char *version);
 
 // Writes the c-blosc2 version the plugin reads SChunks for ("major.minor.patch": declared,
-// or found in the process; "" if neither) into `buffer` (`buffer_len` bytes, NUL-terminated,
-// truncated to fit; NULL and 0 ask for the length only). Returns the version's length
-// without the NUL, or a negative code for a negative `buffer_len`.
+// or found in the process; "" if neither) into `buffer`, as `blosc2_vq_last_codec_error`
+// writes its message: at most `buffer_len - 1` bytes and a NUL (nothing for a `buffer_len`
+// of 0 or less). Returns the version's length, or a negative code for a NULL `buffer` with a
+// positive `buffer_len`.
 //
 // # Safety
-// `buffer` must be NULL or valid for `buffer_len` bytes of writes.
+// `buffer` must point to `buffer_len` writable bytes when `buffer_len` is positive.
 int64_t blosc2_vq_host_blosc2_version(char *buffer, int64_t buffer_len);
 
 #ifdef __cplusplus

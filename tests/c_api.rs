@@ -135,11 +135,17 @@ fn compile_example() -> PathBuf {
 }
 
 fn compile_example_now() -> PathBuf {
+    compile_against_static_blosc2("examples/c/olivetti.c", "olivetti_c", "-O2")
+}
+
+/// Compiles `source` (relative to the repository) into `tmp(exe)`, linked with the plugin
+/// and blosc2-sys's static c-blosc2.
+fn compile_against_static_blosc2(source: &str, exe: &str, opt: &str) -> PathBuf {
     let prefix = blosc2_prefix();
-    let exe = tmp("olivetti_c");
+    let exe = tmp(exe);
     run(Command::new("cc")
-        .args(["-std=c99", "-O2", "-Wall", "-Werror"])
-        .arg(manifest_dir().join("examples/c/olivetti.c"))
+        .args(["-std=c99", opt, "-Wall", "-Werror"])
+        .arg(manifest_dir().join(source))
         .arg("-I")
         .arg(prefix.join("include"))
         .arg("-I")
@@ -258,22 +264,7 @@ fn c_residual_example_is_clean_under_valgrind() {
 /// tests/c/host_version.c, linked with blosc2-sys's static c-blosc2 and the plugin (the
 /// Python tests link it with python-blosc2's shared c-blosc2 2.22 and 3.3).
 fn compile_host_version() -> PathBuf {
-    let prefix = blosc2_prefix();
-    let exe = tmp("host_version_static");
-    run(Command::new("cc")
-        .args(["-std=c99", "-O1", "-Wall", "-Werror"])
-        .arg(manifest_dir().join("tests/c/host_version.c"))
-        .arg("-I")
-        .arg(prefix.join("include"))
-        .arg("-I")
-        .arg(manifest_dir().join("include"))
-        .arg("-L")
-        .arg(common::plugin_dir())
-        .arg("-lblosc2_vq")
-        .arg(prefix.join("lib/libblosc2.a"))
-        .args(["-lpthread", "-lm", "-ldl", "-o"])
-        .arg(&exe));
-    exe
+    compile_against_static_blosc2("tests/c/host_version.c", "host_version_static", "-O1")
 }
 
 fn run_host_version(exe: &Path, mode: &str) -> String {

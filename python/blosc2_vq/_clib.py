@@ -174,6 +174,14 @@ def lib() -> ctypes.CDLL:
     return LIB
 
 
+def take(out: Any, out_len: ctypes.c_int64) -> bytes:
+    """A buffer the library handed over (`*out`, `*out_len` bytes) as bytes, freed."""
+    try:
+        return ctypes.string_at(out, out_len.value)
+    finally:
+        LIB.blosc2_vq_free(out)
+
+
 def last_error_message() -> str:
     """The calling thread's last error from the library."""
     message: bytes | None = LIB.blosc2_vq_last_error_message()

@@ -65,14 +65,6 @@ def _unwrap_bin(raw: bytes) -> bytes:
     return raw
 
 
-def _take(out: Any, out_len: ctypes.c_int64) -> bytes:
-    """The library's buffer `out` as bytes, freed."""
-    try:
-        return ctypes.string_at(out, out_len.value)
-    finally:
-        _clib.LIB.blosc2_vq_free(out)
-
-
 def _resealed(function: str, raw: bytes, value: float) -> bytes:
     """The codebook bytes `raw` re-sealed by the library's `function` with `value`."""
     out = ctypes.POINTER(ctypes.c_uint8)()
@@ -80,7 +72,7 @@ def _resealed(function: str, raw: bytes, value: float) -> bytes:
     rc = getattr(_clib.LIB, function)(raw, len(raw), value, ctypes.byref(out), ctypes.byref(out_len))
     if rc < 0:
         raise VQError(_clib.last_error_message())
-    return _take(out, out_len)
+    return _clib.take(out, out_len)
 
 
 class Codebook:

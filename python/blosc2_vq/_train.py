@@ -267,10 +267,7 @@ class _Training:
         if self.rc < 0:
             self.message = _clib.last_error_message()  # thread-local: read on this thread
             return
-        try:
-            self.result = ctypes.string_at(out, out_len.value)
-        finally:
-            _clib.LIB.blosc2_vq_free(out)
+        self.result = _clib.take(out, out_len)
 
     def run(self) -> bytes:
         worker = threading.Thread(target=self._work, name="blosc2_vq.train", daemon=True)

@@ -16,7 +16,7 @@
 //! that names the supported versions; the SChunk is never read on a guess.
 
 use super::abi::{SchunkLayout, SCHUNK_LAYOUT_V2, SCHUNK_LAYOUT_V3};
-use super::{guard, len_from_c};
+use super::{guard, write_c_string};
 use crate::error::{Error, Result};
 use std::ffi::{c_char, c_int, CStr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -217,39 +217,23 @@ pub unsafe extern "C" fn blosc2_vq_set_host_blosc2_version(version: *const c_cha
 }
 
 /// Writes the c-blosc2 version the plugin reads SChunks for ("major.minor.patch": declared,
-/// or found in the process; "" if neither) into `buffer` (`buffer_len` bytes, NUL-terminated,
-/// truncated to fit; NULL and 0 ask for the length only). Returns the version's length
-/// without the NUL, or a negative code for a negative `buffer_len`.
+/// or found in the process; "" if neither) into `buffer`, as `blosc2_vq_last_codec_error`
+/// writes its message: at most `buffer_len - 1` bytes and a NUL (nothing for a `buffer_len`
+/// of 0 or less). Returns the version's length, or a negative code for a NULL `buffer` with a
+/// positive `buffer_len`.
 ///
 /// # Safety
-/// `buffer` must be NULL or valid for `buffer_len` bytes of writes.
+/// `buffer` must point to `buffer_len` writable bytes when `buffer_len` is positive.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn blosc2_vq_host_blosc2_version(
     buffer: *mut c_char,
     buffer_len: i64,
 ) -> i64 {
-    let mut length = 0i64;
-    let rc = guard("blosc2_vq_host_blosc2_version", || {
-        let capacity = len_from_c(buffer_len, "buffer_len")?;
-        let text = host_blosc2_version()
-            .map(|v| v.to_string())
-            .unwrap_or_default();
-        length = text.len() as i64;
-        if !buffer.is_null() && capacity > 0 {
-            let n = text.len().min(capacity - 1);
-            // SAFETY: buffer holds capacity >= n + 1 bytes; the regions do not overlap.
-            unsafe {
-                std::ptr::copy_nonoverlapping(text.as_ptr(), buffer.cast::<u8>(), n);
-                buffer.add(n).write(0);
-            }
-        }
-        Ok(0)
-    });
-    if rc < 0 {
-        rc.into()
-    } else {
-        length
-    }
+    let text = host_blosc2_version()
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    // SAFETY: the caller's contract, passed on.
+    unsafe { write_c_string("blosc2_vq_host_blosc2_version", &text, buffer, buffer_len) }
 }
 
 #[cfg(test)]

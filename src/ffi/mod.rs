@@ -353,18 +353,36 @@ pub extern "C" fn blosc2_vq_codec_error_count() -> u64 {
 /// `buffer` must point to `buffer_len` writable bytes (it may be NULL when `buffer_len` is 0).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn blosc2_vq_last_codec_error(buffer: *mut c_char, buffer_len: i64) -> i64 {
-    let message = last_codec_error_message();
-    let code = guard("blosc2_vq_last_codec_error", || {
+    // SAFETY: the caller's contract, passed on.
+    unsafe {
+        write_c_string(
+            "blosc2_vq_last_codec_error",
+            &last_codec_error_message(),
+            buffer,
+            buffer_len,
+        )
+    }
+}
+
+/// Copies `text` into a caller's `buffer` of `buffer_len` bytes (at most `buffer_len - 1`
+/// bytes and a NUL; nothing when `buffer_len` is 0 or less) and returns its full length, or a
+/// negative code for a NULL `buffer` with a positive `buffer_len`: the body of the exports
+/// that hand out strings.
+///
+/// # Safety
+/// `buffer` must point to `buffer_len` writable bytes when `buffer_len` is positive.
+unsafe fn write_c_string(what: &str, text: &str, buffer: *mut c_char, buffer_len: i64) -> i64 {
+    let code = guard(what, || {
         if buffer_len <= 0 {
             return Ok(0);
         }
         if buffer.is_null() {
             return Err(Error::NullPointer("buffer"));
         }
-        let n = message.len().min(buffer_len as usize - 1);
+        let n = text.len().min(buffer_len as usize - 1);
         // SAFETY: buffer has buffer_len > n bytes; the regions do not overlap.
         unsafe {
-            std::ptr::copy_nonoverlapping(message.as_ptr(), buffer.cast::<u8>(), n);
+            std::ptr::copy_nonoverlapping(text.as_ptr(), buffer.cast::<u8>(), n);
             buffer.add(n).write(0);
         }
         Ok(0)
@@ -372,6 +390,6 @@ pub unsafe extern "C" fn blosc2_vq_last_codec_error(buffer: *mut c_char, buffer_
     if code < 0 {
         i64::from(code)
     } else {
-        message.len() as i64
+        text.len() as i64
     }
 }

@@ -32,7 +32,7 @@ pub use options::TrainOptions;
 
 use crate::codebook::{Codebook, ModelKind};
 use crate::error::Result;
-use crate::train::{ModelParams, Progress};
+use crate::train::{ModelParams, Observer};
 
 /// Bits needed to store an index below `n` (at least 1).
 pub const fn index_bits(n: usize) -> u8 {
@@ -182,12 +182,7 @@ pub(crate) trait KindParams {
         false
     }
     /// Fits standardized samples `x` (`n × p`).
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
-    ) -> Result<Fitted>;
+    fn fit(&self, x: &[f64], p: usize, observe: &mut Observer<'_>) -> Result<Fitted>;
 }
 
 /// The prepared form of one kind: codes standardized tiles into a payload and back.

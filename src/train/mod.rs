@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::kinds::weight_codes::check_weight_bits;
 use crate::kinds::KindParams;
 use ndarray::ArrayViewD;
+use std::ops::ControlFlow;
 
 /// Where a fit is, reported after every iteration by the `fit_observed` methods.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +31,23 @@ pub struct Progress {
     /// The model's current objective (Archetypal Analysis: mean squared error; Fuzzy
     /// C-Means: change of the memberships).
     pub loss: f64,
+}
+
+/// What the `fit_observed` methods call after every iteration; `Break` stops training with
+/// [`Error::Cancelled`].
+pub type Observer<'a> = dyn FnMut(Progress) -> ControlFlow<()> + 'a;
+
+/// Hands `progress` to `observe`: [`Error::Cancelled`] once it asks to stop.
+pub(crate) fn report(observe: &mut Observer<'_>, progress: Progress) -> Result<()> {
+    match observe(progress) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(Error::Cancelled),
+    }
+}
+
+/// An observer that lets training run to its end (what the plain `fit` methods pass).
+pub(crate) fn unobserved(_: Progress) -> ControlFlow<()> {
+    ControlFlow::Continue(())
 }
 
 /// The iteration limit and tolerance every model shares: at least one iteration, a finite
@@ -285,7 +303,7 @@ impl CodebookParams {
 
     /// Trains a codebook on `data`, whose last `tile_shape.len()` axes are image axes.
     pub fn fit(&self, data: &ArrayViewD<'_, f64>) -> Result<Codebook> {
-        self.fit_observed(data, &mut |_| std::ops::ControlFlow::Continue(()))
+        self.fit_observed(data, &mut unobserved)
     }
 
     /// Iterations a fit may run at most (for progress bars): `max_iter × n_init`.
@@ -298,7 +316,7 @@ impl CodebookParams {
     pub fn fit_observed(
         &self,
         data: &ArrayViewD<'_, f64>,
-        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
+        observe: &mut Observer<'_>,
     ) -> Result<Codebook> {
         self.check()?;
         let kind = self.model.kind_params();

@@ -11,7 +11,6 @@ use crate::weights::{SimplexSolver, SimplexWorkspace};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use std::ops::ControlFlow;
 
 /// Rows per parallel task: fixed, so results do not depend on the thread count.
 const ROWS_PER_TASK: usize = 256;
@@ -101,7 +100,7 @@ impl ArchetypalParams {
 
     /// Fits archetypes to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<Archetypal> {
-        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
+        self.fit_observed(x, p, &mut crate::train::unobserved)
     }
 
     /// [`fit`](Self::fit), calling `observe` after every iteration (of every initialization).
@@ -109,7 +108,7 @@ impl ArchetypalParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
+        observe: &mut crate::train::Observer<'_>,
     ) -> Result<Archetypal> {
         self.check()?;
         let k = self.n_archetypes;
@@ -134,7 +133,7 @@ impl ArchetypalParams {
         p: usize,
         seed: u64,
         run: u32,
-        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
+        observe: &mut crate::train::Observer<'_>,
     ) -> Result<Archetypal> {
         let k = self.n_archetypes;
         let mut c = vec![0.0; k * n];
@@ -152,14 +151,14 @@ impl ArchetypalParams {
             iterations += 1;
             solve_weights(x, p, &z, k, &mut s);
             let loss = residual_sse(x, p, &s, &z, k) / (n * p) as f64;
-            let progress = crate::train::Progress {
-                run,
-                iteration: iterations,
-                loss,
-            };
-            if observe(progress).is_break() {
-                return Err(Error::Cancelled);
-            }
+            crate::train::report(
+                observe,
+                crate::train::Progress {
+                    run,
+                    iteration: iterations,
+                    loss,
+                },
+            )?;
             if prev.is_finite() && prev - loss < self.tol * prev {
                 break;
             }

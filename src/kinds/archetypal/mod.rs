@@ -10,7 +10,7 @@ use super::weight_codes::{Weigher, WeightCoder};
 use super::{Basis, Coder, Fitted, KindParams, Names, Room, TrainOptions};
 use crate::codebook::{Codebook, ModelKind, MAX_PROTOTYPES};
 use crate::error::Result;
-use crate::train::{ModelParams, Progress};
+use crate::train::{ModelParams, Observer};
 use crate::weights::{SimplexSolver, SimplexWorkspace};
 
 /// Archetypes of a default Archetypal Analysis codebook.
@@ -120,12 +120,7 @@ impl KindParams for ArchetypalParams {
         (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
-    ) -> Result<Fitted> {
+    fn fit(&self, x: &[f64], p: usize, observe: &mut Observer<'_>) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         Ok(Fitted {
             model: ModelKind::Archetypal,

@@ -5,7 +5,6 @@ use crate::weights::{Memberships, Metric};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use std::ops::ControlFlow;
 
 /// Parameters of Fuzzy C-Means. Build with [`FuzzyCMeansParams::new`] and the by-value
 /// setters; [`fit`](FuzzyCMeansParams::fit) checks them.
@@ -107,7 +106,7 @@ impl FuzzyCMeansParams {
 
     /// Fits the model to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<FuzzyCMeans> {
-        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
+        self.fit_observed(x, p, &mut crate::train::unobserved)
     }
 
     /// [`fit`](Self::fit), calling `observe` after every iteration (`loss` is the change of
@@ -116,7 +115,7 @@ impl FuzzyCMeansParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
+        observe: &mut crate::train::Observer<'_>,
     ) -> Result<FuzzyCMeans> {
         self.check()?;
         let k = self.n_prototypes;
@@ -150,14 +149,14 @@ impl FuzzyCMeansParams {
                 .sum::<f64>()
                 .sqrt();
             std::mem::swap(&mut u, &mut u_new);
-            let progress = crate::train::Progress {
-                run: 0,
-                iteration: iterations,
-                loss: change,
-            };
-            if observe(progress).is_break() {
-                return Err(Error::Cancelled);
-            }
+            crate::train::report(
+                observe,
+                crate::train::Progress {
+                    run: 0,
+                    iteration: iterations,
+                    loss: change,
+                },
+            )?;
             if change < self.tol {
                 break;
             }

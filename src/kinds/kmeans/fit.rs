@@ -1,11 +1,10 @@
 //! K-means (Lloyd's algorithm with k-means++ seeding): hard vector quantization, one codeword
 //! index per tile.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use std::ops::ControlFlow;
 
 /// Rows per parallel task: fixed, so results do not depend on the thread count.
 const ROWS_PER_TASK: usize = 512;
@@ -77,7 +76,7 @@ impl KMeansParams {
 
     /// Fits codewords to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<KMeans> {
-        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
+        self.fit_observed(x, p, &mut crate::train::unobserved)
     }
 
     /// [`fit`](Self::fit), calling `observe` after every iteration (`Break` cancels).
@@ -85,7 +84,7 @@ impl KMeansParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
+        observe: &mut crate::train::Observer<'_>,
     ) -> Result<KMeans> {
         self.check()?;
         let k = self.n_codewords;
@@ -100,14 +99,14 @@ impl KMeansParams {
             iterations += 1;
             assign(x, p, &centers, &mut labels, &mut dist);
             loss = dist.iter().sum::<f64>() / (n * p) as f64;
-            let progress = crate::train::Progress {
-                run: 0,
-                iteration: iterations,
-                loss,
-            };
-            if observe(progress).is_break() {
-                return Err(Error::Cancelled);
-            }
+            crate::train::report(
+                observe,
+                crate::train::Progress {
+                    run: 0,
+                    iteration: iterations,
+                    loss,
+                },
+            )?;
             if prev.is_finite() && prev - loss <= self.tol * prev {
                 break;
             }

@@ -13,7 +13,7 @@ use super::{
 use crate::block::bitpack::{pack, unpack};
 use crate::codebook::{Codebook, ModelKind, MAX_PROTOTYPES};
 use crate::error::Result;
-use crate::train::{Metric, ModelParams, Progress};
+use crate::train::{Metric, ModelParams, Observer};
 use crate::weights::Memberships;
 
 /// Codewords of a default k-means codebook.
@@ -195,12 +195,7 @@ impl KindParams for KMeansParams {
         (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
-    ) -> Result<Fitted> {
+    fn fit(&self, x: &[f64], p: usize, observe: &mut Observer<'_>) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         Ok(Fitted {
             model: ModelKind::KMeans,

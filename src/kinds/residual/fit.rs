@@ -6,7 +6,6 @@ use super::stages::MeanQuantizer;
 use crate::error::{Error, Result};
 use crate::kinds::kmeans::{nearest, KMeansParams};
 use rayon::prelude::*;
-use std::ops::ControlFlow;
 
 /// Parameters of residual VQ. Build with [`ResidualParams::new`] and the by-value setters;
 /// [`fit`](ResidualParams::fit) checks them.
@@ -154,7 +153,7 @@ impl ResidualParams {
 
     /// Fits the stages to standardized samples `x` (`n × p`, row-major).
     pub fn fit(&self, x: &[f64], p: usize) -> Result<Residual> {
-        self.fit_observed(x, p, &mut |_| ControlFlow::Continue(()))
+        self.fit_observed(x, p, &mut crate::train::unobserved)
     }
 
     /// [`fit`](Self::fit), calling `observe` after every k-means iteration (`run` is the
@@ -163,7 +162,7 @@ impl ResidualParams {
         &self,
         x: &[f64],
         p: usize,
-        observe: &mut dyn FnMut(crate::train::Progress) -> ControlFlow<()>,
+        observe: &mut crate::train::Observer<'_>,
     ) -> Result<Residual> {
         self.check()?;
         let k = self.codewords_per_stage;
@@ -217,14 +216,14 @@ impl ResidualParams {
         for round in 0..self.refine_iter {
             let moved = move_codewords(&codewords, &coded, p, k, self.n_stages);
             let next = encode_all(&base, p, k, self.n_stages, &moved);
-            let progress = crate::train::Progress {
-                run: self.n_stages as u32,
-                iteration: round + 1,
-                loss: next.loss,
-            };
-            if observe(progress).is_break() {
-                return Err(Error::Cancelled);
-            }
+            crate::train::report(
+                observe,
+                crate::train::Progress {
+                    run: self.n_stages as u32,
+                    iteration: round + 1,
+                    loss: next.loss,
+                },
+            )?;
             // The greedy encoder is not the optimal one, so a round can in principle lose:
             // keep it only if it helped, and stop once rounds stop helping.
             let converged = next.loss >= coded.loss * (1.0 - self.tol);

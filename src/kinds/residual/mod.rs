@@ -17,7 +17,7 @@ use super::{
 use crate::block::bitpack::{pack, packed_len, unpack};
 use crate::codebook::{Codebook, ModelKind};
 use crate::error::{Error, Result};
-use crate::train::{ModelParams, Progress};
+use crate::train::{ModelParams, Observer};
 pub(crate) use adaptive::{TileCode, MAX_MEAN_CODE};
 pub(crate) use stages::ResidualStages;
 
@@ -316,12 +316,7 @@ impl KindParams for ResidualParams {
         (Some(self.get_seed()), self.get_max_iter(), self.get_tol())
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        p: usize,
-        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
-    ) -> Result<Fitted> {
+    fn fit(&self, x: &[f64], p: usize, observe: &mut Observer<'_>) -> Result<Fitted> {
         let fit = self.fit_observed(x, p, observe)?;
         let mean = fit.mean_quantizer();
         Ok(Fitted {

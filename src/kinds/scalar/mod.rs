@@ -14,7 +14,7 @@ use super::{
 use crate::block::bitpack::{pack, unpack};
 use crate::codebook::{Codebook, ModelKind, ScalarMethod};
 use crate::error::{Error, Result};
-use crate::train::{ModelParams, Progress};
+use crate::train::{ModelParams, Observer, Progress};
 use levels::ScalarLevels;
 
 /// Most bits per index (`2^bits` levels).
@@ -168,21 +168,16 @@ impl KindParams for ScalarParams {
         true
     }
 
-    fn fit(
-        &self,
-        x: &[f64],
-        _p: usize,
-        observe: &mut dyn FnMut(Progress) -> std::ops::ControlFlow<()>,
-    ) -> Result<Fitted> {
+    fn fit(&self, x: &[f64], _p: usize, observe: &mut Observer<'_>) -> Result<Fitted> {
         let fit = ScalarParams::fit(self, x)?;
-        let progress = Progress {
-            run: 0,
-            iteration: fit.iterations(),
-            loss: fit.loss(),
-        };
-        if observe(progress).is_break() {
-            return Err(Error::Cancelled);
-        }
+        crate::train::report(
+            observe,
+            Progress {
+                run: 0,
+                iteration: fit.iterations(),
+                loss: fit.loss(),
+            },
+        )?;
         Ok(Fitted {
             model: ModelKind::Scalar {
                 method: self.get_method(),
