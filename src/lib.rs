@@ -35,6 +35,7 @@ pub mod codec;
 pub mod entropy;
 pub mod error;
 pub mod ffi;
+pub mod kernels;
 pub mod kinds;
 pub mod metrics;
 pub mod tiles;

@@ -213,7 +213,6 @@ pub(super) fn encode(
     let mut constants: Vec<f64> = Vec::new();
     let log = matches!(transform, Transform::Log10 { .. });
     let mut below = vec![false; p];
-    let mut dots = Vec::new();
     let mean_step = ResidualStages::bounded_mean_step(&cb.basis, step);
     for t in 0..n_tiles {
         let x = &exact_tiles[t * p..(t + 1) * p];
@@ -235,7 +234,7 @@ pub(super) fn encode(
                 *b = log && is_empty(transform, v);
             }
             let z = &mut tiles[t * p..(t + 1) * p];
-            codes[t] = stages.code_adaptive(z, &below, &cb.basis.scale, step, mean_step, &mut dots);
+            codes[t] = stages.code_adaptive(z, &below, &cb.basis.scale, step, mean_step);
             modes.push(FIRST_CODED + u32::from(codes[t].n_stages));
         }
     }

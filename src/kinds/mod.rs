@@ -298,7 +298,6 @@ pub(crate) struct CodeScratch {
     pub extra: Vec<u16>,
     pub weights: Vec<f32>,
     pub kept: Vec<f32>,
-    pub dots: Vec<f32>,
 }
 
 /// `buf` resized to `len` (contents unspecified: every caller overwrites all of it).

@@ -3,6 +3,7 @@
 //! `u_j ∝ d_j^(-2/(m-1))`, normalised to sum to 1, where `d_j` is the distance from the tile
 //! to prototype `j` (euclidean norm, or cosine distance `1 - cos`), as scikit-fuzzy defines it.
 
+use crate::kernels::{self, PackedCodewords};
 use num_traits::Float;
 use serde::{Deserialize, Serialize};
 
@@ -20,12 +21,12 @@ pub enum Metric {
 /// Precomputed prototypes for computing memberships quickly.
 #[derive(Debug, Clone)]
 pub struct Memberships<F> {
-    /// The centers transposed (`n_features × n_centers`): one tile value against every
-    /// center is a contiguous run, which vectorizes.
-    centers_t: Vec<F>,
+    /// The centers packed for the dot-product kernel.
+    centers: PackedCodewords<F>,
     /// Squared norms of the centers (euclidean) or their norms (cosine).
     norms: Vec<F>,
-    n_features: usize,
+    /// `norms` padded with infinity to the kernel's row stride.
+    padded_norms: Vec<F>,
     metric: Metric,
     /// `2 / (m - 1)`: the power distances are raised to (as their inverse).
     exponent: F,
@@ -35,7 +36,6 @@ impl<F: Float> Memberships<F> {
     /// Prepares `centers` (`n_centers × n_features`, row-major) with fuzzifier `m > 1`.
     pub fn new(centers: Vec<F>, n_features: usize, fuzzifier: f64, metric: Metric) -> Self {
         assert!(n_features > 0 && centers.len().is_multiple_of(n_features));
-        let k = centers.len() / n_features;
         let norms = centers
             .chunks_exact(n_features)
             .map(|c| {
@@ -45,17 +45,14 @@ impl<F: Float> Memberships<F> {
                     Metric::Cosine => sq.sqrt(),
                 }
             })
-            .collect();
-        let mut centers_t = vec![F::zero(); centers.len()];
-        for (j, c) in centers.chunks_exact(n_features).enumerate() {
-            for (f, &v) in c.iter().enumerate() {
-                centers_t[f * k + j] = v;
-            }
-        }
+            .collect::<Vec<F>>();
+        let centers = PackedCodewords::new(&centers, n_features);
+        let mut padded_norms = norms.clone();
+        padded_norms.resize(centers.k_pad(), F::infinity());
         Memberships {
-            centers_t,
+            centers,
             norms,
-            n_features,
+            padded_norms,
             metric,
             exponent: F::from(2.0 / (fuzzifier - 1.0)).unwrap(),
         }
@@ -66,57 +63,47 @@ impl<F: Float> Memberships<F> {
         self.norms.len()
     }
 
-    /// The index of the center nearest to `x` in euclidean distance (ties to the lowest
-    /// index); `scratch` holds `n_centers` values. Uses the squared norms, so build with
-    /// [`Metric::Euclidean`].
-    pub fn nearest(&self, x: &[F], scratch: &mut [F]) -> usize {
-        let k = self.n_centers();
-        scratch.fill(F::zero());
-        for (&xf, row) in x.iter().zip(self.centers_t.chunks_exact(k)) {
-            for (o, &c) in scratch.iter_mut().zip(row) {
-                *o = *o + xf * c;
-            }
-        }
-        // |x - c|² - |x|² = |c|² - 2 x·c
-        let mut best = (0, F::infinity());
-        for (j, (&dot, &cc)) in scratch.iter().zip(&self.norms).enumerate() {
-            let d = cc - (dot + dot);
-            if d < best.1 {
-                best = (j, d);
-            }
-        }
-        best.0
+    /// The index of the center nearest to every row of `x` (`n × p`) in euclidean distance
+    /// (ties to the lowest index) into `out` (`n`). Uses the
+    /// squared norms, so build with [`Metric::Euclidean`].
+    pub fn nearest_rows(&self, x: &[F], out: &mut [u16]) {
+        kernels::nearest(x, &self.centers, &self.padded_norms, out);
     }
 
-    /// Writes `|c_j|² - 2 x·c_j` for every center into `out` (the squared distance less
-    /// `|x|²`, which is the same for all). Build with [`Metric::Euclidean`].
-    pub fn partial_sq_distances(&self, x: &[F], out: &mut [F]) {
-        let k = self.n_centers();
-        out.fill(F::zero());
-        for (&xf, row) in x.iter().zip(self.centers_t.chunks_exact(k)) {
-            for (o, &c) in out.iter_mut().zip(row) {
-                *o = *o + xf * c;
-            }
-        }
-        for (o, &cc) in out.iter_mut().zip(&self.norms) {
-            *o = cc - (*o + *o);
-        }
+    /// The index of the center nearest to `x` ([`nearest_rows`](Self::nearest_rows) for one
+    /// row).
+    pub fn nearest(&self, x: &[F]) -> usize {
+        let mut j = [0u16];
+        self.nearest_rows(x, &mut j);
+        usize::from(j[0])
     }
 
     /// Writes the memberships of `x` into `out` (`n_centers` values summing to 1).
+    #[cfg(test)]
     pub fn compute(&self, x: &[F], out: &mut [F]) {
-        let k = self.n_centers();
-        debug_assert_eq!(x.len(), self.n_features);
-        debug_assert_eq!(out.len(), k);
-        // Dot products with every center at once, one tile value at a time.
-        out.fill(F::zero());
-        let mut xx = F::zero();
-        for (&xf, row) in x.iter().zip(self.centers_t.chunks_exact(k)) {
-            xx = xx + xf * xf;
-            for (o, &c) in out.iter_mut().zip(row) {
-                *o = *o + xf * c;
-            }
+        self.compute_rows(x, out, &mut Vec::new());
+    }
+
+    /// Writes the memberships of every row of `x` (`n × p`) into `out` (`n × n_centers`);
+    /// `scratch` is resized as needed.
+    pub fn compute_rows(&self, x: &[F], out: &mut [F], scratch: &mut Vec<F>) {
+        let (p, k, stride) = (self.centers.p(), self.n_centers(), self.centers.k_pad());
+        debug_assert_eq!(out.len(), x.len() / p * k);
+        scratch.resize(x.len() / p * stride, F::zero());
+        kernels::dots(x, &self.centers, scratch);
+        for ((xi, dots), ui) in x
+            .chunks_exact(p)
+            .zip(scratch.chunks_exact(stride))
+            .zip(out.chunks_exact_mut(k))
+        {
+            ui.copy_from_slice(&dots[..k]);
+            self.memberships_from_dots(kernels::serial_dot(xi, xi), ui);
         }
+    }
+
+    /// Turns the dot products `out` of one tile of squared norm `xx` with every center into
+    /// its memberships.
+    fn memberships_from_dots(&self, xx: F, out: &mut [F]) {
         // Distances, in `out`; the memberships overwrite them.
         match self.metric {
             Metric::Euclidean => {

@@ -137,10 +137,8 @@ impl FuzzyCMeansParams {
             u_new
                 .par_chunks_mut(k * 64)
                 .zip(x.par_chunks(p * 64))
-                .for_each(|(uu, xx)| {
-                    for (ui, xi) in uu.chunks_exact_mut(k).zip(xx.chunks_exact(p)) {
-                        memb.compute(xi, ui);
-                    }
+                .for_each_init(Vec::new, |scratch, (uu, xx)| {
+                    memb.compute_rows(xx, uu, scratch)
                 });
             let change: f64 = u
                 .iter()
@@ -256,10 +254,7 @@ impl FuzzyCMeans {
             self.params.fuzzifier,
             self.params.metric,
         );
-        let k = self.params.n_prototypes;
-        for (xi, ui) in x.chunks_exact(self.n_features).zip(out.chunks_exact_mut(k)) {
-            memb.compute(xi, ui);
-        }
+        memb.compute_rows(x, out, &mut Vec::new());
     }
 }
 

@@ -95,10 +95,8 @@ struct FuzzyWeigher(Memberships<f32>);
 
 impl Weigher for FuzzyWeigher {
     fn weigh(&self, tiles: &[f32], p: usize, out: &mut [f32]) {
-        let k = self.0.n_centers();
-        for (x, w) in tiles.chunks_exact(p).zip(out.chunks_exact_mut(k)) {
-            self.0.compute(x, w);
-        }
+        debug_assert_eq!(out.len(), tiles.len() / p * self.0.n_centers());
+        self.0.compute_rows(tiles, out, &mut Vec::new());
     }
 }
 

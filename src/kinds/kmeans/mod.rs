@@ -127,10 +127,7 @@ impl Coder for KMeansCoder {
     ) {
         let p = basis.p;
         let idx = sized(&mut scratch.codes, tiles.len() / p);
-        let dots = sized(&mut scratch.dots, self.k);
-        for (x, o) in tiles.chunks_exact(p).zip(idx.iter_mut()) {
-            *o = self.search.nearest(x, dots) as u16;
-        }
+        self.search.nearest_rows(tiles, idx);
         pack(idx, bits, packed);
     }
 

@@ -59,7 +59,6 @@ impl ResidualStages {
         scale: &[f32],
         step: f32,
         mean_step: f32,
-        dots: &mut Vec<f32>,
     ) -> TileCode {
         let p = self.p;
         let mut code = TileCode::default();
@@ -94,12 +93,11 @@ impl ResidualStages {
         };
         let stage_bits = f32::from(index_bits(self.k));
         let (mut best_bits, mut done) = cost(z);
-        dots.resize(self.k, 0.0);
         for (s, stage) in self.stages.iter().enumerate() {
             if done {
                 break;
             }
-            let j = stage.nearest(z, dots);
+            let j = stage.nearest(z);
             code.indexes[s] = j as u16;
             let c = &self.codewords[(s * self.k + j) * p..(s * self.k + j + 1) * p];
             z.iter_mut().zip(c).for_each(|(v, &cv)| *v -= cv);

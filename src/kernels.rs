@@ -1,0 +1,287 @@
+//! The dot-product kernel every search runs on: many tiles against many codewords at once,
+//! shaped like a small GEMM (`X · Cᵀ`) so that the codewords are read once per group of tiles
+//! and the sums stay in registers.
+//!
+//! Hand-written rather than a GEMM crate because the bytes the codec writes depend on these
+//! sums: every output is the plain serial sum `((x₀c₀ + x₁c₁) + x₂c₂) + …` over the features in
+//! order, with no fused multiply-add. SIMD lanes only run different codewords side by side, so
+//! the result is the same bit for bit on every CPU, SIMD width (scalar, SSE2, AVX2, AVX-512,
+//! NEON) and thread count; a GEMM crate picks FMA and blocking orders per CPU. The wider
+//! instruction sets are chosen at run time (`multiversion`); the code itself is safe Rust that
+//! the compiler vectorizes.
+
+use multiversion::multiversion;
+use num_traits::Float;
+
+/// Codewords per register block: the padded codeword count is a multiple of this.
+pub const LANES: usize = 16;
+
+/// Codewords laid out for [`dots`]: transposed (`p × k_pad`), `k` rounded up to [`LANES`]
+/// with zero codewords.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedCodewords<F> {
+    t: Vec<F>,
+    k: usize,
+    k_pad: usize,
+    p: usize,
+}
+
+impl<F: Float> PackedCodewords<F> {
+    /// Packs `codewords` (`k × p`, row-major).
+    pub fn new(codewords: &[F], p: usize) -> Self {
+        assert!(p > 0 && codewords.len().is_multiple_of(p));
+        let k = codewords.len() / p;
+        let k_pad = k.div_ceil(LANES).max(1) * LANES;
+        let mut t = vec![F::zero(); p * k_pad];
+        for (j, c) in codewords.chunks_exact(p).enumerate() {
+            for (f, &v) in c.iter().enumerate() {
+                t[f * k_pad + j] = v;
+            }
+        }
+        PackedCodewords { t, k, k_pad, p }
+    }
+
+    /// Number of codewords.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// Row stride of the output of [`dots`]: `k` rounded up to [`LANES`].
+    pub fn k_pad(&self) -> usize {
+        self.k_pad
+    }
+
+    /// Values per codeword.
+    pub fn p(&self) -> usize {
+        self.p
+    }
+
+    /// Feature `f` of every codeword (`k_pad` values, padding zero).
+    pub fn feature(&self, f: usize) -> &[F] {
+        &self.t[f * self.k_pad..(f + 1) * self.k_pad]
+    }
+}
+
+/// Writes `x_i · c_j` for every row `i` of `x` (`n × p`) and codeword `j` into `out`
+/// (`n × k_pad`; the padding columns get 0).
+pub fn dots<F: Float>(x: &[F], cw: &PackedCodewords<F>, out: &mut [F]) {
+    let (p, k_pad) = (cw.p, cw.k_pad);
+    assert!(x.len().is_multiple_of(p) && out.len() == x.len() / p * k_pad);
+    dots_dispatch(x, p, &cw.t, k_pad, out);
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "x86_64+avx"))]
+fn dots_dispatch<F: Float>(x: &[F], p: usize, t: &[F], k_pad: usize, out: &mut [F]) {
+    // Four rows at a time for f32 (4 × 16 sums: 8 AVX2 registers), two for f64.
+    let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
+    let mut xs = x.chunks_exact(rows * p);
+    let mut os = out.chunks_exact_mut(rows * k_pad);
+    for (xr, or) in (&mut xs).zip(&mut os) {
+        if rows == 4 {
+            rows_block::<F, 4>(xr, p, t, k_pad, or);
+        } else {
+            rows_block::<F, 2>(xr, p, t, k_pad, or);
+        }
+    }
+    for (xr, or) in xs
+        .remainder()
+        .chunks_exact(p)
+        .zip(os.into_remainder().chunks_exact_mut(k_pad))
+    {
+        rows_block::<F, 1>(xr, p, t, k_pad, or);
+    }
+}
+
+/// `R` rows of `x` against all codewords, [`LANES`] codewords at a time.
+#[inline(always)]
+fn rows_block<F: Float, const R: usize>(x: &[F], p: usize, t: &[F], k_pad: usize, out: &mut [F]) {
+    for j0 in (0..k_pad).step_by(LANES) {
+        let mut acc = [[F::zero(); LANES]; R];
+        for f in 0..p {
+            let c: &[F; LANES] = t[f * k_pad + j0..f * k_pad + j0 + LANES]
+                .try_into()
+                .expect("a whole block of codewords");
+            for (r, a) in acc.iter_mut().enumerate() {
+                let xv = x[r * p + f];
+                for l in 0..LANES {
+                    a[l] = a[l] + xv * c[l];
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            out[r * k_pad + j0..r * k_pad + j0 + LANES].copy_from_slice(a);
+        }
+    }
+}
+
+/// For every row of `x` (`n × p`), the codeword minimizing `norms[j] - 2 x·c_j` (the squared
+/// distance less `|x|²` when `norms` holds the codewords' squared norms; `k_pad` values,
+/// padding `+∞`), ties to the lowest index, written into `out` (`n`). The same sums as
+/// [`dots`], never stored: the minimum is kept per SIMD lane and reduced at the end.
+pub fn nearest<F: Float>(x: &[F], cw: &PackedCodewords<F>, norms: &[F], out: &mut [u16]) {
+    let (p, k_pad) = (cw.p, cw.k_pad);
+    assert!(x.len().is_multiple_of(p) && out.len() == x.len() / p && norms.len() == k_pad);
+    nearest_dispatch(x, p, &cw.t, norms, k_pad, out);
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "x86_64+avx"))]
+fn nearest_dispatch<F: Float>(
+    x: &[F],
+    p: usize,
+    t: &[F],
+    norms: &[F],
+    k_pad: usize,
+    out: &mut [u16],
+) {
+    let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
+    let mut xs = x.chunks_exact(rows * p);
+    let mut os = out.chunks_exact_mut(rows);
+    for (xr, or) in (&mut xs).zip(&mut os) {
+        if rows == 4 {
+            nearest_block::<F, 4>(xr, p, t, norms, k_pad, or);
+        } else {
+            nearest_block::<F, 2>(xr, p, t, norms, k_pad, or);
+        }
+    }
+    for (xr, or) in xs
+        .remainder()
+        .chunks_exact(p)
+        .zip(os.into_remainder().chunks_exact_mut(1))
+    {
+        nearest_block::<F, 1>(xr, p, t, norms, k_pad, or);
+    }
+}
+
+#[inline(always)]
+fn nearest_block<F: Float, const R: usize>(
+    x: &[F],
+    p: usize,
+    t: &[F],
+    norms: &[F],
+    k_pad: usize,
+    out: &mut [u16],
+) {
+    let mut best = [[F::infinity(); LANES]; R];
+    let mut best_j = [[0u32; LANES]; R];
+    for j0 in (0..k_pad).step_by(LANES) {
+        let mut acc = [[F::zero(); LANES]; R];
+        for f in 0..p {
+            let c: &[F; LANES] = t[f * k_pad + j0..f * k_pad + j0 + LANES]
+                .try_into()
+                .expect("a whole block of codewords");
+            for (r, a) in acc.iter_mut().enumerate() {
+                let xv = x[r * p + f];
+                for l in 0..LANES {
+                    a[l] = a[l] + xv * c[l];
+                }
+            }
+        }
+        let nn: &[F; LANES] = norms[j0..j0 + LANES].try_into().expect("whole block");
+        for r in 0..R {
+            for l in 0..LANES {
+                let d = nn[l] - (acc[r][l] + acc[r][l]);
+                // Strict: within a lane the earlier codeword keeps a tie.
+                if d < best[r][l] {
+                    best[r][l] = d;
+                    best_j[r][l] = (j0 + l) as u32;
+                }
+            }
+        }
+    }
+    for r in 0..R {
+        // Across lanes: the smallest value, then the lowest index.
+        let mut j = best_j[r][0];
+        let mut d = best[r][0];
+        for l in 1..LANES {
+            if best[r][l] < d || (best[r][l] == d && best_j[r][l] < j) {
+                d = best[r][l];
+                j = best_j[r][l];
+            }
+        }
+        out[r] = j as u16;
+    }
+}
+
+/// The serial dot product [`dots`] computes, one pair at a time: the reference the kernel
+/// is tested against, and what code outside the kernel uses to agree with it bit for bit.
+#[inline]
+pub fn serial_dot<F: Float>(a: &[F], b: &[F]) -> F {
+    a.iter().zip(b).fold(F::zero(), |s, (&u, &v)| s + u * v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn check<F: Float + std::fmt::Debug>(n: usize, k: usize, p: usize, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut draw = |len: usize| -> Vec<F> {
+            (0..len)
+                .map(|_| F::from(rng.random_range(-3.0..3.0f64)).unwrap())
+                .collect()
+        };
+        let x = draw(n * p);
+        let c = draw(k * p);
+        let cw = PackedCodewords::new(&c, p);
+        let mut out = vec![F::nan(); n * cw.k_pad()];
+        dots(&x, &cw, &mut out);
+        for i in 0..n {
+            for j in 0..cw.k_pad() {
+                let expect = if j < k {
+                    serial_dot(&x[i * p..(i + 1) * p], &c[j * p..(j + 1) * p])
+                } else {
+                    F::zero()
+                };
+                // Bit for bit: the kernel promises the serial order.
+                assert_eq!(out[i * cw.k_pad() + j], expect, "row {i} codeword {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_is_the_first_minimum_of_the_serial_distances() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for (n, k, p) in [(1, 1, 3), (7, 20, 5), (130, 256, 32), (33, 64, 16)] {
+            // Coarse values make exact ties common.
+            let x: Vec<f32> = (0..n * p)
+                .map(|_| rng.random_range(-2..=2) as f32)
+                .collect();
+            let c: Vec<f32> = (0..k * p)
+                .map(|_| rng.random_range(-2..=2) as f32)
+                .collect();
+            let cw = PackedCodewords::new(&c, p);
+            let mut norms: Vec<f32> = c.chunks(p).map(|c| serial_dot(c, c)).collect();
+            norms.resize(cw.k_pad(), f32::INFINITY);
+            let mut got = vec![0u16; n];
+            nearest(&x, &cw, &norms, &mut got);
+            for i in 0..n {
+                let xi = &x[i * p..(i + 1) * p];
+                let mut want = (0, f32::INFINITY);
+                for j in 0..k {
+                    let dot = serial_dot(xi, &c[j * p..(j + 1) * p]);
+                    let d = norms[j] - (dot + dot);
+                    if d < want.1 {
+                        want = (j, d);
+                    }
+                }
+                assert_eq!(usize::from(got[i]), want.0, "row {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_shape_matches_the_serial_sum_bit_for_bit() {
+        for (n, k, p) in [
+            (1, 1, 1),
+            (3, 5, 7),
+            (4, 16, 16),
+            (9, 33, 32),
+            (130, 256, 32),
+        ] {
+            check::<f32>(n, k, p, n as u64);
+            check::<f64>(n, k, p, k as u64);
+        }
+    }
+}
