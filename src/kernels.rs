@@ -133,14 +133,16 @@ fn nearest_dispatch<F: Float>(
     k_pad: usize,
     out: &mut [u16],
 ) {
-    let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
+    // Eight rows for f32: eight independent sums per codeword lane hide the addition's
+    // latency.
+    let rows = if std::mem::size_of::<F>() <= 4 { 8 } else { 4 };
     let mut xs = x.chunks_exact(rows * p);
     let mut os = out.chunks_exact_mut(rows);
     for (xr, or) in (&mut xs).zip(&mut os) {
-        if rows == 4 {
-            nearest_block::<F, 4>(xr, p, t, norms, k_pad, or);
+        if rows == 8 {
+            nearest_block::<F, 8>(xr, p, t, norms, k_pad, or);
         } else {
-            nearest_block::<F, 2>(xr, p, t, norms, k_pad, or);
+            nearest_block::<F, 4>(xr, p, t, norms, k_pad, or);
         }
     }
     for (xr, or) in xs
@@ -180,11 +182,11 @@ fn nearest_block<F: Float, const R: usize>(
         for r in 0..R {
             for l in 0..LANES {
                 let d = nn[l] - (acc[r][l] + acc[r][l]);
-                // Strict: within a lane the earlier codeword keeps a tie.
-                if d < best[r][l] {
-                    best[r][l] = d;
-                    best_j[r][l] = (j0 + l) as u32;
-                }
+                // Strict: within a lane the earlier codeword keeps a tie. Selects rather
+                // than a branch, so that the lanes vectorize.
+                let lt = d < best[r][l];
+                best[r][l] = if lt { d } else { best[r][l] };
+                best_j[r][l] = if lt { (j0 + l) as u32 } else { best_j[r][l] };
             }
         }
     }

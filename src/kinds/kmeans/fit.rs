@@ -2,6 +2,7 @@
 //! index per tile.
 
 use crate::error::Result;
+use crate::kernels::PackedCodewords;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -157,27 +158,71 @@ fn plus_plus(x: &[f64], n: usize, p: usize, k: usize, seed: u64) -> Vec<f64> {
     centers
 }
 
+/// Squared distance, summed in four interleaved lanes (a fixed order that vectorizes).
 fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(u, v)| (u - v) * (u - v)).sum()
+    let mut acc = [0f64; 4];
+    let mut ca = a.chunks_exact(4);
+    let mut cb = b.chunks_exact(4);
+    for (u, v) in (&mut ca).zip(&mut cb) {
+        for l in 0..4 {
+            acc[l] += (u[l] - v[l]) * (u[l] - v[l]);
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (u, v) in ca.remainder().iter().zip(cb.remainder()) {
+        s += (u - v) * (u - v);
+    }
+    s
 }
 
-/// Nearest centre of every sample (ties to the lowest index).
+/// Nearest centre of every sample (ties to the lowest index), and the squared distance to it.
 fn assign(x: &[f64], p: usize, centers: &[f64], labels: &mut [u32], dist: &mut [f64]) {
-    labels
-        .par_chunks_mut(ROWS_PER_TASK)
-        .zip(dist.par_chunks_mut(ROWS_PER_TASK))
+    nearest_all(x, p, centers, labels);
+    dist.par_chunks_mut(ROWS_PER_TASK)
+        .zip(labels.par_chunks(ROWS_PER_TASK))
         .zip(x.par_chunks(p * ROWS_PER_TASK))
-        .for_each(|((ls, ds), xs)| {
-            for ((l, d), xi) in ls.iter_mut().zip(ds.iter_mut()).zip(xs.chunks_exact(p)) {
-                let (best, bd) = nearest(xi, centers, p);
-                *l = best as u32;
-                *d = bd;
+        .for_each(|((ds, ls), xs)| {
+            for ((d, &l), xi) in ds.iter_mut().zip(ls).zip(xs.chunks_exact(p)) {
+                let j = l as usize;
+                *d = sq_dist(xi, &centers[j * p..(j + 1) * p]);
             }
         });
 }
 
+/// The index of the centre nearest to every sample of `x` (`n × p`) into `labels` (`n`).
+///
+/// The search runs in float32 through the GEMM-shaped kernel (twice the lanes of float64;
+/// the samples are converted one task of rows at a time, so memory grows by one task per
+/// thread). Only near-ties can choose differently from a float64 search, and they cost the
+/// same error. Tasks have a fixed size, so the result does not depend on the thread count.
+pub(crate) fn nearest_all(x: &[f64], p: usize, centers: &[f64], labels: &mut [u32]) {
+    let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
+    let packed = PackedCodewords::new(&c32, p);
+    let mut norms: Vec<f32> = c32
+        .chunks_exact(p)
+        .map(|c| crate::kernels::serial_dot(c, c))
+        .collect();
+    norms.resize(packed.k_pad(), f32::INFINITY);
+    labels
+        .par_chunks_mut(ROWS_PER_TASK)
+        .zip(x.par_chunks(p * ROWS_PER_TASK))
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(x32, idx): &mut (Vec<f32>, Vec<u16>), (ls, xs)| {
+                x32.clear();
+                x32.extend(xs.iter().map(|&v| v as f32));
+                idx.resize(ls.len(), 0);
+                crate::kernels::nearest(x32, &packed, &norms, idx);
+                for (l, &j) in ls.iter_mut().zip(idx.iter()) {
+                    *l = u32::from(j);
+                }
+            },
+        );
+}
+
 /// Index and squared distance of the centre nearest to `x`.
-pub(crate) fn nearest(x: &[f64], centers: &[f64], p: usize) -> (usize, f64) {
+#[cfg(test)]
+fn nearest(x: &[f64], centers: &[f64], p: usize) -> (usize, f64) {
     let mut best = (0, f64::INFINITY);
     for (j, c) in centers.chunks_exact(p).enumerate() {
         let d = sq_dist(x, c);

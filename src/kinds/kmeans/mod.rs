@@ -3,7 +3,7 @@
 
 mod fit;
 
-pub(crate) use fit::nearest;
+pub(crate) use fit::nearest_all;
 pub use fit::{KMeans, KMeansParams};
 
 use super::{

@@ -4,7 +4,7 @@
 
 use super::stages::MeanQuantizer;
 use crate::error::{Error, Result};
-use crate::kinds::kmeans::{nearest, KMeansParams};
+use crate::kinds::kmeans::{nearest_all, KMeansParams};
 use rayon::prelude::*;
 
 /// Parameters of residual VQ. Build with [`ResidualParams::new`] and the by-value setters;
@@ -207,9 +207,7 @@ impl ResidualParams {
                 })?;
             iterations += fit.iterations();
             let c = fit.centers();
-            r.par_chunks_mut(p)
-                .zip(idx[s * n..(s + 1) * n].par_iter_mut())
-                .for_each(|(t, id)| *id = subtract_nearest(t, c, p));
+            subtract_nearest(&mut r, c, p, &mut idx[s * n..(s + 1) * n]);
             codewords.extend_from_slice(c);
         }
         let mut coded = Coded::new(idx, r);
@@ -244,13 +242,16 @@ impl ResidualParams {
     }
 }
 
-/// Replaces `t` by its residual after the nearest of `centers`; returns that centre's index.
-fn subtract_nearest(t: &mut [f64], centers: &[f64], p: usize) -> u32 {
-    let (j, _) = nearest(t, centers, p);
-    t.iter_mut()
-        .zip(&centers[j * p..(j + 1) * p])
-        .for_each(|(v, &cv)| *v -= cv);
-    j as u32
+/// Replaces every row of `r` (`n × p`) by its residual after the nearest of `centers`, whose
+/// index goes into `idx` (`n`).
+fn subtract_nearest(r: &mut [f64], centers: &[f64], p: usize, idx: &mut [u32]) {
+    nearest_all(r, p, centers, idx);
+    r.par_chunks_mut(p).zip(idx.par_iter()).for_each(|(t, &j)| {
+        let j = j as usize;
+        t.iter_mut()
+            .zip(&centers[j * p..(j + 1) * p])
+            .for_each(|(v, &cv)| *v -= cv);
+    });
 }
 
 /// Samples coded greedily: stage-major indexes, final residuals and their mean square.
@@ -274,9 +275,7 @@ fn encode_all(x: &[f64], p: usize, k: usize, n_stages: usize, codewords: &[f64])
     let mut idx = vec![0u32; n * n_stages];
     for s in 0..n_stages {
         let c = &codewords[s * k * p..(s + 1) * k * p];
-        r.par_chunks_mut(p)
-            .zip(idx[s * n..(s + 1) * n].par_iter_mut())
-            .for_each(|(t, id)| *id = subtract_nearest(t, c, p));
+        subtract_nearest(&mut r, c, p, &mut idx[s * n..(s + 1) * n]);
     }
     Coded::new(idx, r)
 }
