@@ -95,23 +95,42 @@ fn dots_dispatch<F: Float>(x: &[F], p: usize, t: &[F], k_pad: usize, out: &mut [
 /// `R` rows of `x` against all codewords, [`LANES`] codewords at a time.
 #[inline(always)]
 fn rows_block<F: Float, const R: usize>(x: &[F], p: usize, t: &[F], k_pad: usize, out: &mut [F]) {
+    let xi = interleave::<F, R>(x, p);
     for j0 in (0..k_pad).step_by(LANES) {
-        let mut acc = [[F::zero(); LANES]; R];
-        for f in 0..p {
-            let c: &[F; LANES] = t[f * k_pad + j0..f * k_pad + j0 + LANES]
-                .try_into()
-                .expect("a whole block of codewords");
-            for (r, a) in acc.iter_mut().enumerate() {
-                let xv = x[r * p + f];
-                for l in 0..LANES {
-                    a[l] = a[l] + xv * c[l];
-                }
-            }
-        }
+        let acc = sums(&xi, t, k_pad, j0);
         for (r, a) in acc.iter().enumerate() {
             out[r * k_pad + j0..r * k_pad + j0 + LANES].copy_from_slice(a);
         }
     }
+}
+
+/// `R` rows of `x` (`R × p`) feature by feature: `[x_0f, x_1f, …]` for every feature `f`.
+#[inline(always)]
+fn interleave<F: Float, const R: usize>(x: &[F], p: usize) -> Vec<[F; R]> {
+    (0..p)
+        .map(|f| std::array::from_fn(|r| x[r * p + f]))
+        .collect()
+}
+
+/// The sums `x_r · c_j` of `R` interleaved rows with codewords `j0 .. j0 + LANES`, kept in
+/// registers: a local array indexed only by constants.
+#[inline(always)]
+fn sums<F: Float, const R: usize>(
+    xi: &[[F; R]],
+    t: &[F],
+    k_pad: usize,
+    j0: usize,
+) -> [[F; LANES]; R] {
+    let mut acc = [[F::zero(); LANES]; R];
+    for (xf, col) in xi.iter().zip(t[j0..].chunks(k_pad)) {
+        let c: &[F; LANES] = col[..LANES].try_into().expect("a whole block of codewords");
+        for r in 0..R {
+            for l in 0..LANES {
+                acc[r][l] = acc[r][l] + xf[r] * c[l];
+            }
+        }
+    }
+    acc
 }
 
 /// For every row of `x` (`n × p`), the codeword minimizing `norms[j] - 2 x·c_j` (the squared
@@ -133,75 +152,44 @@ fn nearest_dispatch<F: Float>(
     k_pad: usize,
     out: &mut [u16],
 ) {
-    // Eight rows for f32: eight independent sums per codeword lane hide the addition's
-    // latency.
-    let rows = if std::mem::size_of::<F>() <= 4 { 8 } else { 4 };
-    let mut xs = x.chunks_exact(rows * p);
-    let mut os = out.chunks_exact_mut(rows);
-    for (xr, or) in (&mut xs).zip(&mut os) {
-        if rows == 8 {
-            nearest_block::<F, 8>(xr, p, t, norms, k_pad, or);
-        } else {
-            nearest_block::<F, 4>(xr, p, t, norms, k_pad, or);
-        }
-    }
-    for (xr, or) in xs
-        .remainder()
-        .chunks_exact(p)
-        .zip(os.into_remainder().chunks_exact_mut(1))
-    {
-        nearest_block::<F, 1>(xr, p, t, norms, k_pad, or);
-    }
-}
-
-#[inline(always)]
-fn nearest_block<F: Float, const R: usize>(
-    x: &[F],
-    p: usize,
-    t: &[F],
-    norms: &[F],
-    k_pad: usize,
-    out: &mut [u16],
-) {
-    let mut best = [[F::infinity(); LANES]; R];
-    let mut best_j = [[0u32; LANES]; R];
-    for j0 in (0..k_pad).step_by(LANES) {
-        let mut acc = [[F::zero(); LANES]; R];
-        for f in 0..p {
-            let c: &[F; LANES] = t[f * k_pad + j0..f * k_pad + j0 + LANES]
-                .try_into()
-                .expect("a whole block of codewords");
-            for (r, a) in acc.iter_mut().enumerate() {
-                let xv = x[r * p + f];
-                for l in 0..LANES {
-                    a[l] = a[l] + xv * c[l];
+    let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
+    let mut table = vec![F::zero(); rows * k_pad];
+    for (xr, or) in x.chunks(rows * p).zip(out.chunks_mut(rows)) {
+        let d = &mut table[..or.len() * k_pad];
+        match or.len() {
+            4 => rows_block::<F, 4>(xr, p, t, k_pad, d),
+            2 => rows_block::<F, 2>(xr, p, t, k_pad, d),
+            _ => {
+                for (xi, di) in xr.chunks_exact(p).zip(d.chunks_exact_mut(k_pad)) {
+                    rows_block::<F, 1>(xi, p, t, k_pad, di);
                 }
             }
         }
-        let nn: &[F; LANES] = norms[j0..j0 + LANES].try_into().expect("whole block");
-        for r in 0..R {
-            for l in 0..LANES {
-                let d = nn[l] - (acc[r][l] + acc[r][l]);
-                // Strict: within a lane the earlier codeword keeps a tie. Selects rather
-                // than a branch, so that the lanes vectorize.
-                let lt = d < best[r][l];
-                best[r][l] = if lt { d } else { best[r][l] };
-                best_j[r][l] = if lt { (j0 + l) as u32 } else { best_j[r][l] };
-            }
+        for (o, row) in or.iter_mut().zip(d.chunks_exact_mut(k_pad)) {
+            *o = argmin_distance(row, norms) as u16;
         }
     }
-    for r in 0..R {
-        // Across lanes: the smallest value, then the lowest index.
-        let mut j = best_j[r][0];
-        let mut d = best[r][0];
-        for l in 1..LANES {
-            if best[r][l] < d || (best[r][l] == d && best_j[r][l] < j) {
-                d = best[r][l];
-                j = best_j[r][l];
-            }
+}
+
+/// The first index minimizing `norms[j] - 2 dots[j]` (written over `dots`): the minimum
+/// in [`LANES`] lanes with selects (which vectorize), then its first position.
+#[inline(always)]
+fn argmin_distance<F: Float>(dots: &mut [F], norms: &[F]) -> usize {
+    let mut m = [F::infinity(); LANES];
+    for (dc, nc) in dots.chunks_exact_mut(LANES).zip(norms.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            let d = nc[l] - (dc[l] + dc[l]);
+            dc[l] = d;
+            m[l] = if d < m[l] { d } else { m[l] };
         }
-        out[r] = j as u16;
     }
+    let min = m
+        .iter()
+        .fold(F::infinity(), |a, &v| if v < a { v } else { a });
+    if !(min < F::infinity()) {
+        return 0;
+    }
+    dots.iter().position(|&d| d == min).unwrap_or(0)
 }
 
 /// The serial dot product [`dots`] computes, one pair at a time: the reference the kernel

@@ -31,7 +31,8 @@ impl KMeansParams {
         }
     }
 
-    /// Iteration limit.
+    /// Iteration limit. With more than [`WARM_SAMPLES_PER_CODEWORD`] samples per codeword
+    /// it bounds each of the two phases (subsample, then all samples).
     pub fn max_iter(mut self, max_iter: u32) -> Self {
         self.max_iter = max_iter;
         self
@@ -90,21 +91,56 @@ impl KMeansParams {
         self.check()?;
         let k = self.n_codewords;
         let n = crate::train::check_samples(x, p, k, "codewords")?;
-        let mut centers = plus_plus(x, n, p, k, self.seed);
+        let warm_n = WARM_SAMPLES_PER_CODEWORD * k;
+        let mut iterations = 0;
+        let centers = if n > warm_n {
+            // Converge on a subsample first: the last iterations on all samples then only
+            // polish (and k-means++ seeding, one pass over the data per codeword, stays cheap).
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ WARM_SEED);
+            let mut pick = rand::seq::index::sample(&mut rng, n, warm_n).into_vec();
+            pick.sort_unstable();
+            let sub: Vec<f64> = pick
+                .iter()
+                .flat_map(|&i| x[i * p..(i + 1) * p].iter().copied())
+                .collect();
+            let seeds = plus_plus(&sub, warm_n, p, k, self.seed);
+            self.lloyd(&sub, p, seeds, &mut iterations, observe)?.0
+        } else {
+            plus_plus(x, n, p, k, self.seed)
+        };
+        let (centers, loss) = self.lloyd(x, p, centers, &mut iterations, observe)?;
+        Ok(KMeans {
+            centers,
+            iterations,
+            loss,
+        })
+    }
+
+    /// Lloyd's iterations from `centers` until the relative improvement falls below the
+    /// tolerance or after `max_iter` of them (`iterations` counts them across both phases);
+    /// returns the centres and the loss of the last assignment.
+    fn lloyd(
+        &self,
+        x: &[f64],
+        p: usize,
+        mut centers: Vec<f64>,
+        iterations: &mut u32,
+        observe: &mut crate::train::Observer<'_>,
+    ) -> Result<(Vec<f64>, f64)> {
+        let n = x.len() / p;
         let mut labels = vec![0u32; n];
         let mut dist = vec![0f64; n];
         let mut prev = f64::INFINITY;
         let mut loss = f64::INFINITY;
-        let mut iterations = 0;
         for _ in 0..self.max_iter {
-            iterations += 1;
+            *iterations += 1;
             assign(x, p, &centers, &mut labels, &mut dist);
             loss = dist.iter().sum::<f64>() / (n * p) as f64;
             crate::train::report(
                 observe,
                 crate::train::Progress {
                     run: 0,
-                    iteration: iterations,
+                    iteration: *iterations,
                     loss,
                 },
             )?;
@@ -114,13 +150,16 @@ impl KMeansParams {
             prev = loss;
             update(x, p, &labels, &dist, &mut centers);
         }
-        Ok(KMeans {
-            centers,
-            iterations,
-            loss,
-        })
+        Ok((centers, loss))
     }
 }
+
+/// Samples per codeword beyond which k-means first converges on a subsample of this many per
+/// codeword (FAISS caps its training set the same way, `max_points_per_centroid`).
+pub const WARM_SAMPLES_PER_CODEWORD: usize = 256;
+
+/// Mixed into the seed for drawing the subsample.
+const WARM_SEED: u64 = 0x5eed_5ab5_a3b1_e000;
 
 /// k-means++: each new centre drawn with probability proportional to the squared distance to
 /// the nearest chosen one.
