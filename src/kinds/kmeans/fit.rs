@@ -31,7 +31,7 @@ impl KMeansParams {
         }
     }
 
-    /// Iteration limit. With more than [`WARM_SAMPLES_PER_CODEWORD`] samples per codeword
+    /// Iteration limit. With more than 256 samples per codeword
     /// it bounds each of the two phases (subsample, then all samples).
     pub fn max_iter(mut self, max_iter: u32) -> Self {
         self.max_iter = max_iter;
@@ -156,7 +156,7 @@ impl KMeansParams {
 
 /// Samples per codeword beyond which k-means first converges on a subsample of this many per
 /// codeword (FAISS caps its training set the same way, `max_points_per_centroid`).
-pub const WARM_SAMPLES_PER_CODEWORD: usize = 256;
+const WARM_SAMPLES_PER_CODEWORD: usize = 256;
 
 /// Mixed into the seed for drawing the subsample.
 const WARM_SEED: u64 = 0x5eed_5ab5_a3b1_e000;
