@@ -55,11 +55,6 @@ impl<F: Float> PackedCodewords<F> {
     pub fn p(&self) -> usize {
         self.p
     }
-
-    /// Feature `f` of every codeword (`k_pad` values, padding zero).
-    pub fn feature(&self, f: usize) -> &[F] {
-        &self.t[f * self.k_pad..(f + 1) * self.k_pad]
-    }
 }
 
 /// Writes `x_i · c_j` for every row `i` of `x` (`n × p`) and codeword `j` into `out`
@@ -136,7 +131,7 @@ fn sums<F: Float, const R: usize>(
 /// For every row of `x` (`n × p`), the codeword minimizing `norms[j] - 2 x·c_j` (the squared
 /// distance less `|x|²` when `norms` holds the codewords' squared norms; `k_pad` values,
 /// padding `+∞`), ties to the lowest index, written into `out` (`n`). The same sums as
-/// [`dots`], never stored: the minimum is kept per SIMD lane and reduced at the end.
+/// [`dots`], a few rows at a time; each row's minimum is found in SIMD lanes.
 pub fn nearest<F: Float>(x: &[F], cw: &PackedCodewords<F>, norms: &[F], out: &mut [u16]) {
     let (p, k_pad) = (cw.p, cw.k_pad);
     assert!(x.len().is_multiple_of(p) && out.len() == x.len() / p && norms.len() == k_pad);

@@ -23,10 +23,9 @@ pub enum Metric {
 pub struct Memberships<F> {
     /// The centers packed for the dot-product kernel.
     centers: PackedCodewords<F>,
-    /// Squared norms of the centers (euclidean) or their norms (cosine).
+    /// Squared norms of the centers (euclidean) or their norms (cosine), padded with
+    /// infinity to the kernel's row stride.
     norms: Vec<F>,
-    /// `norms` padded with infinity to the kernel's row stride.
-    padded_norms: Vec<F>,
     metric: Metric,
     /// `2 / (m - 1)`: the power distances are raised to (as their inverse).
     exponent: F,
@@ -36,7 +35,7 @@ impl<F: Float> Memberships<F> {
     /// Prepares `centers` (`n_centers × n_features`, row-major) with fuzzifier `m > 1`.
     pub fn new(centers: Vec<F>, n_features: usize, fuzzifier: f64, metric: Metric) -> Self {
         assert!(n_features > 0 && centers.len().is_multiple_of(n_features));
-        let norms = centers
+        let mut norms = centers
             .chunks_exact(n_features)
             .map(|c| {
                 let sq = dot(c, c);
@@ -47,12 +46,10 @@ impl<F: Float> Memberships<F> {
             })
             .collect::<Vec<F>>();
         let centers = PackedCodewords::new(&centers, n_features);
-        let mut padded_norms = norms.clone();
-        padded_norms.resize(centers.k_pad(), F::infinity());
+        norms.resize(centers.k_pad(), F::infinity());
         Memberships {
             centers,
             norms,
-            padded_norms,
             metric,
             exponent: F::from(2.0 / (fuzzifier - 1.0)).unwrap(),
         }
@@ -60,14 +57,14 @@ impl<F: Float> Memberships<F> {
 
     /// Number of centers.
     pub fn n_centers(&self) -> usize {
-        self.norms.len()
+        self.centers.k()
     }
 
     /// The index of the center nearest to every row of `x` (`n × p`) in euclidean distance
     /// (ties to the lowest index) into `out` (`n`). Uses the
     /// squared norms, so build with [`Metric::Euclidean`].
     pub fn nearest_rows(&self, x: &[F], out: &mut [u16]) {
-        kernels::nearest(x, &self.centers, &self.padded_norms, out);
+        kernels::nearest(x, &self.centers, &self.norms, out);
     }
 
     /// The index of the center nearest to `x` ([`nearest_rows`](Self::nearest_rows) for one

@@ -2,7 +2,7 @@
 //! index per tile.
 
 use crate::error::Result;
-use crate::kernels::PackedCodewords;
+use crate::weights::{Memberships, Metric};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -235,13 +235,12 @@ fn assign(x: &[f64], p: usize, centers: &[f64], labels: &mut [u32], dist: &mut [
 /// thread). Only near-ties can choose differently from a float64 search, and they cost the
 /// same error. Tasks have a fixed size, so the result does not depend on the thread count.
 pub(crate) fn nearest_all(x: &[f64], p: usize, centers: &[f64], labels: &mut [u32]) {
-    let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
-    let packed = PackedCodewords::new(&c32, p);
-    let mut norms: Vec<f32> = c32
-        .chunks_exact(p)
-        .map(|c| crate::kernels::serial_dot(c, c))
-        .collect();
-    norms.resize(packed.k_pad(), f32::INFINITY);
+    let search = Memberships::new(
+        centers.iter().map(|&v| v as f32).collect(),
+        p,
+        2.0,
+        Metric::Euclidean,
+    );
     labels
         .par_chunks_mut(ROWS_PER_TASK)
         .zip(x.par_chunks(p * ROWS_PER_TASK))
@@ -251,7 +250,7 @@ pub(crate) fn nearest_all(x: &[f64], p: usize, centers: &[f64], labels: &mut [u3
                 x32.clear();
                 x32.extend(xs.iter().map(|&v| v as f32));
                 idx.resize(ls.len(), 0);
-                crate::kernels::nearest(x32, &packed, &norms, idx);
+                search.nearest_rows(x32, idx);
                 for (l, &j) in ls.iter_mut().zip(idx.iter()) {
                     *l = u32::from(j);
                 }
