@@ -332,20 +332,6 @@ pub(crate) fn check_index_bits(bits: u8, expected: u8) -> Result<()> {
     }
 }
 
-/// `w * b + a`, fused where the target has FMA (decoding only: the encoder never fuses, so
-/// compressed bytes do not depend on the CPU).
-#[inline(always)]
-pub(crate) fn mul_add(w: f32, b: f32, a: f32) -> f32 {
-    #[cfg(target_feature = "fma")]
-    {
-        w.mul_add(b, a)
-    }
-    #[cfg(not(target_feature = "fma"))]
-    {
-        w * b + a
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,12 @@
 //!
 //! Format 1 stored one byte per dense weight.
 
-use super::{
-    bad_index, codes_end_early, index_bits, mul_add, sized, stream_len, Basis, CodeScratch, Coder,
-};
+use super::{bad_index, codes_end_early, index_bits, sized, stream_len, Basis, CodeScratch, Coder};
 use crate::block::bitpack::{pack, packed_len, unpack};
 use crate::codebook::Codebook;
 use crate::error::{Error, Result};
 use crate::weights::{quantize, SparseSolver};
+use multiversion::multiversion;
 
 /// Most bits of a quantized weight.
 pub const MAX_WEIGHT_BITS: u8 = 8;
@@ -197,6 +196,9 @@ impl<W: Weigher> Coder for WeightCoder<W> {
 ///
 /// `weights` is prototype-major (`k × n_tiles`, as blocks store them); `tiles` receives
 /// `n_tiles × p` values.
+// Cloned for AVX widths like the search kernels (`crate::kernels`); the sums are plain `+=` of
+// products in one order, never fused, so the decoded values are the same on every CPU.
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "x86_64+avx"))]
 fn reconstruct(basis: &Basis, weights: &[f32], n_tiles: usize, tiles: &mut [f32]) {
     debug_assert_eq!(weights.len(), basis.k * n_tiles);
     debug_assert_eq!(tiles.len(), basis.p * n_tiles);
@@ -208,6 +210,7 @@ fn reconstruct(basis: &Basis, weights: &[f32], n_tiles: usize, tiles: &mut [f32]
     }
 }
 
+#[inline(always)]
 fn reconstruct_fixed<const P: usize>(
     basis: &Basis,
     weights: &[f32],
@@ -224,13 +227,14 @@ fn reconstruct_fixed<const P: usize>(
         for (j, b) in prototypes.iter().enumerate() {
             let w = weights[j * n_tiles + t];
             for (a, &bv) in acc.iter_mut().zip(b) {
-                *a = mul_add(w, bv, *a);
+                *a += w * bv;
             }
         }
         *tile = acc;
     }
 }
 
+#[inline(always)]
 fn reconstruct_any(basis: &Basis, weights: &[f32], n_tiles: usize, tiles: &mut [f32]) {
     let p = basis.p;
     for (t, tile) in tiles.chunks_exact_mut(p).enumerate() {
@@ -239,7 +243,7 @@ fn reconstruct_any(basis: &Basis, weights: &[f32], n_tiles: usize, tiles: &mut [
             let w = weights[j * n_tiles + t];
             if w != 0.0 {
                 for (a, &bv) in tile.iter_mut().zip(b) {
-                    *a = mul_add(w, bv, *a);
+                    *a += w * bv;
                 }
             }
         }
@@ -254,7 +258,7 @@ fn reconstruct_sparse(basis: &Basis, indexes: &[u16], weights: &[f32], tile: &mu
     for (&j, &w) in indexes.iter().zip(weights) {
         let j = j as usize;
         for (a, &bv) in tile.iter_mut().zip(&basis.decode_basis[j * p..(j + 1) * p]) {
-            *a = mul_add(w, bv, *a);
+            *a += w * bv;
         }
     }
 }

@@ -11,7 +11,7 @@ pub use fit::{Residual, ResidualParams};
 pub use stages::MeanQuantizer;
 
 use super::{
-    bad_index, check_index_bits, codes_end_early, index_bits, mul_add, sized, stream_len, Basis,
+    bad_index, check_index_bits, codes_end_early, index_bits, sized, stream_len, Basis,
     CodeScratch, Coder, Fitted, KindParams, Names, Room, TrainOptions,
 };
 use crate::block::bitpack::{pack, packed_len, unpack};
@@ -19,6 +19,7 @@ use crate::codebook::{Codebook, ModelKind};
 use crate::error::{Error, Result};
 use crate::train::{ModelParams, Observer};
 pub(crate) use adaptive::{TileCode, MAX_MEAN_CODE};
+use multiversion::multiversion;
 pub(crate) use stages::ResidualStages;
 
 /// Most codewords one stage may hold (12-bit indexes).
@@ -232,72 +233,88 @@ impl Coder for ResidualCoder {
         if let Some(&j) = idx.iter().find(|&&j| j as usize >= k) {
             return Err(bad_index(j, k));
         }
-        self.reconstruct(basis, means, idx, tiles);
+        reconstruct(self.0.mean, k, basis, means, idx, tiles);
         Ok(())
     }
 }
 
-impl ResidualCoder {
-    /// Rebuilds tiles: `mean + m_t · scale + Σ_s basis[s, j_st]`, with `means` the quantized
-    /// tile means (`n_tiles`) and `indexes` stage-major (`n_stages × n_tiles`, every index
-    /// checked below the codewords per stage).
-    fn reconstruct(&self, basis: &Basis, means: &[u16], indexes: &[u16], tiles: &mut [f32]) {
-        match basis.p {
-            16 => self.reconstruct_fixed::<16>(basis, means, indexes, tiles),
-            32 => self.reconstruct_fixed::<32>(basis, means, indexes, tiles),
-            64 => self.reconstruct_fixed::<64>(basis, means, indexes, tiles),
-            _ => self.reconstruct_any(basis, means, indexes, tiles),
-        }
+/// Rebuilds tiles: `mean + m_t · scale + Σ_s basis[s, j_st]`, with `means` the quantized tile
+/// means (`n_tiles`) and `indexes` stage-major (`n_stages × n_tiles`, every index checked below
+/// the `k` codewords per stage). Cloned for AVX widths like the search kernels; the sums are in
+/// one order and never fused, so the values are the same on every CPU.
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "x86_64+avx"))]
+fn reconstruct(
+    mq: MeanQuantizer,
+    k: usize,
+    basis: &Basis,
+    means: &[u16],
+    indexes: &[u16],
+    tiles: &mut [f32],
+) {
+    match basis.p {
+        16 => reconstruct_fixed::<16>(mq, k, basis, means, indexes, tiles),
+        32 => reconstruct_fixed::<32>(mq, k, basis, means, indexes, tiles),
+        64 => reconstruct_fixed::<64>(mq, k, basis, means, indexes, tiles),
+        _ => reconstruct_any(mq, k, basis, means, indexes, tiles),
     }
+}
 
-    fn reconstruct_fixed<const P: usize>(
-        &self,
-        basis: &Basis,
-        means: &[u16],
-        indexes: &[u16],
-        tiles: &mut [f32],
-    ) {
-        let (mq, k) = (self.0.mean, self.0.k());
-        let mean: [f32; P] = basis.mean[..].try_into().expect("P values per tile");
-        let scale: [f32; P] = basis.scale[..].try_into().expect("P values per tile");
-        let (codewords, _) = basis.decode_basis.as_chunks::<P>();
-        let (out, _) = tiles.as_chunks_mut::<P>();
-        let n = out.len();
-        for (t, tile) in out.iter_mut().enumerate() {
-            let mut acc = mean;
-            if mq.bits > 0 {
-                let m = mq.value(means[t]);
-                for (a, &s) in acc.iter_mut().zip(&scale) {
-                    *a = mul_add(m, s, *a);
-                }
+// Tiles of 16, 32 and 64 values keep their sums in registers.
+#[inline(always)]
+fn reconstruct_fixed<const P: usize>(
+    mq: MeanQuantizer,
+    k: usize,
+    basis: &Basis,
+    means: &[u16],
+    indexes: &[u16],
+    tiles: &mut [f32],
+) {
+    let mean: [f32; P] = basis.mean[..].try_into().expect("P values per tile");
+    let scale: [f32; P] = basis.scale[..].try_into().expect("P values per tile");
+    let (codewords, _) = basis.decode_basis.as_chunks::<P>();
+    let (out, _) = tiles.as_chunks_mut::<P>();
+    let n = out.len();
+    for (t, tile) in out.iter_mut().enumerate() {
+        let mut acc = mean;
+        if mq.bits > 0 {
+            let m = mq.value(means[t]);
+            for (a, &s) in acc.iter_mut().zip(&scale) {
+                *a += m * s;
             }
-            for (s, stage_idx) in indexes.chunks_exact(n).enumerate() {
-                let b = &codewords[s * k + stage_idx[t] as usize];
-                for (a, &bv) in acc.iter_mut().zip(b) {
-                    *a += bv;
-                }
-            }
-            *tile = acc;
         }
-    }
-
-    fn reconstruct_any(&self, basis: &Basis, means: &[u16], indexes: &[u16], tiles: &mut [f32]) {
-        let (mq, k) = (self.0.mean, self.0.k());
-        let p = basis.p;
-        let n = tiles.len() / p;
-        for (t, tile) in tiles.chunks_exact_mut(p).enumerate() {
-            tile.copy_from_slice(&basis.mean);
-            if mq.bits > 0 {
-                let m = mq.value(means[t]);
-                for (a, &s) in tile.iter_mut().zip(&basis.scale) {
-                    *a = mul_add(m, s, *a);
-                }
+        for (s, stage_idx) in indexes.chunks_exact(n).enumerate() {
+            let b = &codewords[s * k + stage_idx[t] as usize];
+            for (a, &bv) in acc.iter_mut().zip(b) {
+                *a += bv;
             }
-            for (s, stage_idx) in indexes.chunks_exact(n).enumerate() {
-                let j = s * k + stage_idx[t] as usize;
-                for (a, &bv) in tile.iter_mut().zip(&basis.decode_basis[j * p..(j + 1) * p]) {
-                    *a += bv;
-                }
+        }
+        *tile = acc;
+    }
+}
+
+#[inline(always)]
+fn reconstruct_any(
+    mq: MeanQuantizer,
+    k: usize,
+    basis: &Basis,
+    means: &[u16],
+    indexes: &[u16],
+    tiles: &mut [f32],
+) {
+    let p = basis.p;
+    let n = tiles.len() / p;
+    for (t, tile) in tiles.chunks_exact_mut(p).enumerate() {
+        tile.copy_from_slice(&basis.mean);
+        if mq.bits > 0 {
+            let m = mq.value(means[t]);
+            for (a, &s) in tile.iter_mut().zip(&basis.scale) {
+                *a += m * s;
+            }
+        }
+        for (s, stage_idx) in indexes.chunks_exact(n).enumerate() {
+            let j = s * k + stage_idx[t] as usize;
+            for (a, &bv) in tile.iter_mut().zip(&basis.decode_basis[j * p..(j + 1) * p]) {
+                *a += bv;
             }
         }
     }

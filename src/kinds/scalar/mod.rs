@@ -124,9 +124,7 @@ impl Coder for ScalarCoder {
         packed: &mut Vec<u8>,
     ) {
         let idx = sized(&mut scratch.codes, values.len());
-        for (o, &v) in idx.iter_mut().zip(values.iter()) {
-            *o = self.0.nearest(v);
-        }
+        self.0.nearest_all(values, idx);
         pack(idx, bits, packed);
     }
 
@@ -141,10 +139,12 @@ impl Coder for ScalarCoder {
         let idx = sized(&mut scratch.codes, values.len());
         unpack(packed, bits, idx).ok_or_else(codes_end_early)?;
         let levels = self.0.levels();
+        // Checked once, so the gather below has no error path.
+        if let Some(&j) = idx.iter().find(|&&j| j as usize >= levels.len()) {
+            return Err(bad_index(j, levels.len()));
+        }
         for (v, &j) in values.iter_mut().zip(idx.iter()) {
-            *v = *levels
-                .get(j as usize)
-                .ok_or_else(|| bad_index(j, levels.len()))?;
+            *v = levels[j as usize];
         }
         Ok(())
     }
