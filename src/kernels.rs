@@ -166,6 +166,96 @@ fn nearest_dispatch<F: Float>(
     }
 }
 
+/// [`nearest`], and for every row the second-smallest `norms[j] - 2 x·c_j` over the other
+/// codewords into `runner_up` (`n`; equal to the smallest when two codewords tie): what
+/// k-means' bounds need to know how far the next codeword is.
+pub fn nearest_two<F: Float>(
+    x: &[F],
+    cw: &PackedCodewords<F>,
+    norms: &[F],
+    out: &mut [u16],
+    runner_up: &mut [F],
+) {
+    let (p, k_pad) = (cw.p, cw.k_pad);
+    assert!(x.len().is_multiple_of(p) && out.len() == x.len() / p && norms.len() == k_pad);
+    assert_eq!(runner_up.len(), out.len());
+    nearest_two_dispatch(x, p, &cw.t, norms, k_pad, out, runner_up);
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl", "x86_64+avx2", "x86_64+avx"))]
+fn nearest_two_dispatch<F: Float>(
+    x: &[F],
+    p: usize,
+    t: &[F],
+    norms: &[F],
+    k_pad: usize,
+    out: &mut [u16],
+    runner_up: &mut [F],
+) {
+    let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
+    let mut table = vec![F::zero(); rows * k_pad];
+    for ((xr, or), sr) in x
+        .chunks(rows * p)
+        .zip(out.chunks_mut(rows))
+        .zip(runner_up.chunks_mut(rows))
+    {
+        let d = &mut table[..or.len() * k_pad];
+        match or.len() {
+            4 => rows_block::<F, 4>(xr, p, t, k_pad, d),
+            2 => rows_block::<F, 2>(xr, p, t, k_pad, d),
+            _ => {
+                for (xi, di) in xr.chunks_exact(p).zip(d.chunks_exact_mut(k_pad)) {
+                    rows_block::<F, 1>(xi, p, t, k_pad, di);
+                }
+            }
+        }
+        for ((o, s), row) in or.iter_mut().zip(sr).zip(d.chunks_exact_mut(k_pad)) {
+            (*o, *s) = two_smallest_distances(row, norms);
+        }
+    }
+}
+
+/// The first index minimizing `norms[j] - 2 dots[j]` (written over `dots`) and the smallest
+/// value at any other index: the two smallest in each of [`LANES`] lanes with selects, then
+/// the lanes combined.
+#[inline(always)]
+fn two_smallest_distances<F: Float>(dots: &mut [F], norms: &[F]) -> (u16, F) {
+    let mut m1 = [F::infinity(); LANES];
+    let mut m2 = [F::infinity(); LANES];
+    for (dc, nc) in dots.chunks_exact_mut(LANES).zip(norms.chunks_exact(LANES)) {
+        for l in 0..LANES {
+            let d = nc[l] - (dc[l] + dc[l]);
+            dc[l] = d;
+            let lower = d < m1[l];
+            m2[l] = if lower {
+                m1[l]
+            } else if d < m2[l] {
+                d
+            } else {
+                m2[l]
+            };
+            m1[l] = if lower { d } else { m1[l] };
+        }
+    }
+    let (mut best, mut lane) = (F::infinity(), 0);
+    for (l, &v) in m1.iter().enumerate() {
+        if v < best {
+            (best, lane) = (v, l);
+        }
+    }
+    let mut second = m2[lane];
+    for (l, &v) in m1.iter().enumerate() {
+        if l != lane && v < second {
+            second = v;
+        }
+    }
+    if !(best < F::infinity()) {
+        return (0, second);
+    }
+    let at = dots.iter().position(|&d| d == best).unwrap_or(0);
+    (at as u16, second)
+}
+
 /// The first index minimizing `norms[j] - 2 dots[j]` (written over `dots`): the minimum
 /// in [`LANES`] lanes with selects (which vectorize), then its first position.
 #[inline(always)]
@@ -241,17 +331,29 @@ mod tests {
             norms.resize(cw.k_pad(), f32::INFINITY);
             let mut got = vec![0u16; n];
             nearest(&x, &cw, &norms, &mut got);
+            let (mut got_two, mut runner_up) = (vec![0u16; n], vec![0f32; n]);
+            nearest_two(&x, &cw, &norms, &mut got_two, &mut runner_up);
             for i in 0..n {
                 let xi = &x[i * p..(i + 1) * p];
+                let d: Vec<f32> = (0..k)
+                    .map(|j| {
+                        let dot = serial_dot(xi, &c[j * p..(j + 1) * p]);
+                        norms[j] - (dot + dot)
+                    })
+                    .collect();
                 let mut want = (0, f32::INFINITY);
-                for j in 0..k {
-                    let dot = serial_dot(xi, &c[j * p..(j + 1) * p]);
-                    let d = norms[j] - (dot + dot);
-                    if d < want.1 {
-                        want = (j, d);
+                for (j, &dj) in d.iter().enumerate() {
+                    if dj < want.1 {
+                        want = (j, dj);
                     }
                 }
+                let second = (0..k)
+                    .filter(|&j| j != want.0)
+                    .map(|j| d[j])
+                    .fold(f32::INFINITY, f32::min);
                 assert_eq!(usize::from(got[i]), want.0, "row {i}");
+                assert_eq!(usize::from(got_two[i]), want.0, "row {i}");
+                assert_eq!(runner_up[i], second, "row {i}");
             }
         }
     }

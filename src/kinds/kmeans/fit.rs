@@ -2,6 +2,7 @@
 //! index per tile.
 
 use crate::error::Result;
+use crate::kernels::{self, serial_dot, PackedCodewords};
 use crate::weights::{Memberships, Metric};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -130,11 +131,19 @@ impl KMeansParams {
         let n = x.len() / p;
         let mut labels = vec![0u32; n];
         let mut dist = vec![0f64; n];
+        // Hamerly's bound: no centre but a sample's own is closer than `lower`.
+        let mut lower = vec![0f64; n];
+        let mut moved = Vec::new();
         let mut prev = f64::INFINITY;
         let mut loss = f64::INFINITY;
-        for _ in 0..self.max_iter {
+        for it in 0..self.max_iter {
             *iterations += 1;
-            assign(x, p, &centers, &mut labels, &mut dist);
+            if it == 0 {
+                let all: Vec<u32> = (0..n as u32).collect();
+                search(x, p, &centers, &all, &mut labels, &mut lower, &mut dist);
+            } else {
+                reassign(x, p, &centers, &moved, &mut labels, &mut lower, &mut dist);
+            }
             loss = dist.iter().sum::<f64>() / (n * p) as f64;
             crate::train::report(
                 observe,
@@ -148,7 +157,13 @@ impl KMeansParams {
                 break;
             }
             prev = loss;
+            let old = centers.clone();
             update(x, p, &labels, &dist, &mut centers);
+            moved = old
+                .chunks_exact(p)
+                .zip(centers.chunks_exact(p))
+                .map(|(a, b)| sq_dist(a, b).sqrt())
+                .collect();
         }
         Ok((centers, loss))
     }
@@ -214,18 +229,123 @@ fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
-/// Nearest centre of every sample (ties to the lowest index), and the squared distance to it.
-fn assign(x: &[f64], p: usize, centers: &[f64], labels: &mut [u32], dist: &mut [f64]) {
-    nearest_all(x, p, centers, labels);
-    dist.par_chunks_mut(ROWS_PER_TASK)
-        .zip(labels.par_chunks(ROWS_PER_TASK))
+/// One Lloyd assignment after the centres moved by `moved` (distances), with Hamerly's
+/// bounds: a sample keeps its centre without a search when its exact distance to it is below
+/// half the distance from that centre to any other, or below its lower bound on every other
+/// centre (lowered by the most any other centre moved). Only the others are searched, so late
+/// iterations, where few samples change cluster, cost little more than the update. `dist`
+/// gets every sample's squared distance to its centre.
+fn reassign(
+    x: &[f64],
+    p: usize,
+    centers: &[f64],
+    moved: &[f64],
+    labels: &mut [u32],
+    lower: &mut [f64],
+    dist: &mut [f64],
+) {
+    let k = centers.len() / p;
+    // Half the distance from each centre to its closest other centre.
+    let half: Vec<f64> = (0..k)
+        .into_par_iter()
+        .map(|j| {
+            let cj = &centers[j * p..(j + 1) * p];
+            let closest = (0..k)
+                .filter(|&m| m != j)
+                .map(|m| sq_dist(cj, &centers[m * p..(m + 1) * p]))
+                .fold(f64::INFINITY, f64::min);
+            0.5 * closest.sqrt()
+        })
+        .collect();
+    // The largest move, and the largest of the others for the centre that made it.
+    let (mut first, mut second, mut at) = (0f64, 0f64, usize::MAX);
+    for (j, &d) in moved.iter().enumerate() {
+        if d > first {
+            (second, first, at) = (first, d, j);
+        } else if d > second {
+            second = d;
+        }
+    }
+    let stale: Vec<Vec<u32>> = labels
+        .par_chunks(ROWS_PER_TASK)
+        .zip(lower.par_chunks_mut(ROWS_PER_TASK))
+        .zip(dist.par_chunks_mut(ROWS_PER_TASK))
         .zip(x.par_chunks(p * ROWS_PER_TASK))
-        .for_each(|((ds, ls), xs)| {
-            for ((d, &l), xi) in ds.iter_mut().zip(ls).zip(xs.chunks_exact(p)) {
-                let j = l as usize;
-                *d = sq_dist(xi, &centers[j * p..(j + 1) * p]);
+        .enumerate()
+        .map(|(task, (((ls, lo), ds), xs))| {
+            let mut stale = Vec::new();
+            let rows = ls.iter().zip(lo.iter_mut()).zip(ds.iter_mut());
+            for (i, (((&l, b), d), xi)) in rows.zip(xs.chunks_exact(p)).enumerate() {
+                let a = l as usize;
+                *b -= if a == at { second } else { first };
+                *d = sq_dist(xi, &centers[a * p..(a + 1) * p]);
+                let u = d.sqrt();
+                if !(u < half[a] || u < *b) {
+                    stale.push((task * ROWS_PER_TASK + i) as u32);
+                }
             }
-        });
+            stale
+        })
+        .collect();
+    let stale: Vec<u32> = stale.concat();
+    search(x, p, centers, &stale, labels, lower, dist);
+}
+
+/// Full searches for the samples `rows`: the nearest centre (the float32 kernel's choice, as
+/// [`nearest_all`] makes it) into `labels`, and a lower bound on the distance to every other
+/// centre into `lower` (the float32 second-smallest distance, less its worst rounding), and
+/// the exact squared distance to the nearest into `dist`.
+fn search(
+    x: &[f64],
+    p: usize,
+    centers: &[f64],
+    rows: &[u32],
+    labels: &mut [u32],
+    lower: &mut [f64],
+    dist: &mut [f64],
+) {
+    let c32: Vec<f32> = centers.iter().map(|&v| v as f32).collect();
+    let packed = PackedCodewords::new(&c32, p);
+    let mut norms: Vec<f32> = c32.chunks_exact(p).map(|c| serial_dot(c, c)).collect();
+    let max_norm = norms.iter().fold(0f32, |a, &v| a.max(v)) as f64;
+    norms.resize(packed.k_pad(), f32::INFINITY);
+    // A float32 sum of p products is within about p·ε·Σ|x_l c_l| ≤ p·ε·(|x|² + |c|²)/2 of the
+    // exact value; the rounding of the centres to float32 adds as much again. Four times that
+    // keeps the bound safe; too wide a margin only costs searches.
+    let slack = 4.0 * p as f64 * f64::from(f32::EPSILON);
+    let found: Vec<(u32, f64, f64)> = rows
+        .par_chunks(ROWS_PER_TASK)
+        .flat_map_iter(|rs| {
+            let x32: Vec<f32> = rs
+                .iter()
+                .flat_map(|&i| {
+                    x[i as usize * p..(i as usize + 1) * p]
+                        .iter()
+                        .map(|&v| v as f32)
+                })
+                .collect();
+            let (mut at, mut next) = (vec![0u16; rs.len()], vec![0f32; rs.len()]);
+            kernels::nearest_two(&x32, &packed, &norms, &mut at, &mut next);
+            let x = &x;
+            rs.iter()
+                .zip(at)
+                .zip(next)
+                .map(|((&i, at), next)| {
+                    let xi = &x[i as usize * p..(i as usize + 1) * p];
+                    let xx = xi.iter().map(|v| v * v).sum::<f64>();
+                    let d2 = f64::from(next) + xx - slack * (xx + max_norm);
+                    let j = usize::from(at);
+                    let exact = sq_dist(xi, &centers[j * p..(j + 1) * p]);
+                    (u32::from(at), d2.max(0.0).sqrt(), exact)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (&i, (l, b, d)) in rows.iter().zip(found) {
+        labels[i as usize] = l;
+        lower[i as usize] = b;
+        dist[i as usize] = d;
+    }
 }
 
 /// The index of the centre nearest to every sample of `x` (`n × p`) into `labels` (`n`).
@@ -275,13 +395,32 @@ fn nearest(x: &[f64], centers: &[f64], p: usize) -> (usize, f64) {
 /// its centre (deterministically, the first such).
 fn update(x: &[f64], p: usize, labels: &[u32], dist: &[f64], centers: &mut [f64]) {
     let k = centers.len() / p;
+    // Partial sums over fixed runs of samples, added in order: the same for every thread count.
+    const SAMPLES_PER_SUM: usize = 16 * ROWS_PER_TASK;
+    let partial: Vec<(Vec<f64>, Vec<usize>)> = x
+        .par_chunks(p * SAMPLES_PER_SUM)
+        .zip(labels.par_chunks(SAMPLES_PER_SUM))
+        .map(|(xs, ls)| {
+            let mut sums = vec![0f64; k * p];
+            let mut counts = vec![0usize; k];
+            for (xi, &l) in xs.chunks_exact(p).zip(ls) {
+                let l = l as usize;
+                counts[l] += 1;
+                for (s, &v) in sums[l * p..(l + 1) * p].iter_mut().zip(xi) {
+                    *s += v;
+                }
+            }
+            (sums, counts)
+        })
+        .collect();
     let mut sums = vec![0f64; k * p];
     let mut counts = vec![0usize; k];
-    for (xi, &l) in x.chunks_exact(p).zip(labels) {
-        let l = l as usize;
-        counts[l] += 1;
-        for (s, &v) in sums[l * p..(l + 1) * p].iter_mut().zip(xi) {
+    for (ps, pc) in &partial {
+        for (s, v) in sums.iter_mut().zip(ps) {
             *s += v;
+        }
+        for (c, v) in counts.iter_mut().zip(pc) {
+            *c += v;
         }
     }
     let mut taken = vec![false; labels.len()];
@@ -353,6 +492,61 @@ mod tests {
             m.centers(),
             KMeansParams::new(3).seed(2).fit(&x, 2).unwrap().centers()
         );
+    }
+
+    /// Lloyd's iterations without bounds: every sample searched every iteration.
+    fn plain_lloyd(x: &[f64], p: usize, mut centers: Vec<f64>, max_iter: u32) -> (Vec<f64>, f64) {
+        let n = x.len() / p;
+        let (mut labels, mut dist) = (vec![0u32; n], vec![0f64; n]);
+        let (mut prev, mut loss) = (f64::INFINITY, f64::INFINITY);
+        for _ in 0..max_iter {
+            nearest_all(x, p, &centers, &mut labels);
+            for ((d, &l), xi) in dist.iter_mut().zip(&labels).zip(x.chunks_exact(p)) {
+                *d = sq_dist(xi, &centers[l as usize * p..(l as usize + 1) * p]);
+            }
+            loss = dist.iter().sum::<f64>() / (n * p) as f64;
+            if prev.is_finite() && prev - loss <= 0.0 {
+                break;
+            }
+            prev = loss;
+            update(x, p, &labels, &dist, &mut centers);
+        }
+        (centers, loss)
+    }
+
+    #[test]
+    fn bounds_skip_only_searches_that_cannot_change_the_centre() {
+        // Overlapping clusters, so many samples sit near a boundary, and some centres start
+        // far from every sample, so clusters empty and centres jump.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (n, p, k) = (6000, 8, 40);
+        let means: Vec<f64> = (0..12 * p).map(|_| rng.random_range(-2.0..2.0)).collect();
+        let x: Vec<f64> = (0..n)
+            .flat_map(|i| {
+                let c = (i * 7) % 12;
+                let m = means[c * p..(c + 1) * p].to_vec();
+                m.into_iter()
+                    .map(|v| v + rng.random_range(-1.0..1.0))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut init = plus_plus(&x, n, p, k - 4, 1);
+        init.extend((0..4 * p).map(|i| 50.0 + i as f64));
+        let params = KMeansParams::new(k).tol(0.0).max_iter(60);
+        let mut iterations = 0;
+        let (fast, fast_loss) = params
+            .lloyd(
+                &x,
+                p,
+                init.clone(),
+                &mut iterations,
+                &mut crate::train::unobserved,
+            )
+            .unwrap();
+        let (plain, plain_loss) = plain_lloyd(&x, p, init, 60);
+        assert!(iterations > 10, "converged after {iterations} iterations");
+        assert_eq!(fast_loss, plain_loss);
+        assert_eq!(fast, plain);
     }
 
     #[test]

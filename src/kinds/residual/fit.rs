@@ -191,7 +191,12 @@ impl ResidualParams {
                 t.iter_mut().for_each(|v| *v -= mq);
             }
         }
-        let base = r.clone();
+        // What the refinement re-codes: the samples themselves unless means were removed.
+        let base: std::borrow::Cow<'_, [f64]> = if self.mean_bits > 0 {
+            r.clone().into()
+        } else {
+            x.into()
+        };
         let mut codewords = Vec::with_capacity(self.n_stages * k * p);
         // Stage-major indexes of the greedy coding, recorded as the stages are trained.
         let mut idx = vec![0u32; n * self.n_stages];
@@ -212,7 +217,10 @@ impl ResidualParams {
         }
         let mut coded = Coded::new(idx, r);
         for round in 0..self.refine_iter {
-            let moved = move_codewords(&codewords, &coded, p, k, self.n_stages);
+            // The residuals are not needed after the move (a losing round stops), so the move
+            // updates them in place instead of holding a copy.
+            let residuals = std::mem::take(&mut coded.r);
+            let moved = move_codewords(&codewords, &coded.idx, residuals, p, k, self.n_stages);
             let next = encode_all(&base, p, k, self.n_stages, &moved);
             crate::train::report(
                 observe,
@@ -281,20 +289,20 @@ fn encode_all(x: &[f64], p: usize, k: usize, n_stages: usize, codewords: &[f64])
 }
 
 /// Joint refinement: moves every codeword of every stage to the mean of its targets (its
-/// samples' final residual plus itself), stage by stage, each update seeing the stages
-/// already moved (Gauss-Seidel).
+/// samples' final residual `r` plus itself, with `idx` the stage-major indexes), stage by
+/// stage, each update seeing the stages already moved (Gauss-Seidel).
 fn move_codewords(
     codewords: &[f64],
-    coded: &Coded,
+    idx: &[u32],
+    mut r: Vec<f64>,
     p: usize,
     k: usize,
     n_stages: usize,
 ) -> Vec<f64> {
-    let n = coded.r.len() / p;
+    let n = r.len() / p;
     let mut out = codewords.to_vec();
-    let mut r = coded.r.clone();
     for s in 0..n_stages {
-        let ids = &coded.idx[s * n..(s + 1) * n];
+        let ids = &idx[s * n..(s + 1) * n];
         let mut sums = vec![0f64; k * p];
         let mut counts = vec![0usize; k];
         for (t, &j) in r.chunks_exact(p).zip(ids) {
