@@ -12,6 +12,8 @@ command -v nm >/dev/null 2>&1 || missing+=(binutils)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+# GNU time: the streaming test reads the CLI's maximum resident set size from `time -v`.
+[ -x /usr/bin/time ] || missing+=(time)
 # fontconfig and a font: plotters draws the labels of `blosc2-vq eval`'s rd.png.
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 pkg-config --exists fontconfig 2>/dev/null || missing+=(libfontconfig1-dev)

@@ -3,6 +3,7 @@
 
 mod data;
 mod eval;
+mod npy;
 
 use blosc2_host as host;
 use blosc2_vq::codebook::{PrototypeStorage, ScalarMethod, Transform};
@@ -300,15 +301,46 @@ pub fn train_with_progress(
     params: &CodebookParams,
     data: &ndarray::ArrayViewD<'_, f64>,
 ) -> CliResult<Codebook> {
+    with_progress(params, |observe| params.fit_observed(data, observe))
+}
+
+/// Runs `fit` with a progress bar of the training iterations.
+fn with_progress(
+    params: &CodebookParams,
+    fit: impl FnOnce(&mut blosc2_vq::train::Observer<'_>) -> blosc2_vq::Result<Codebook>,
+) -> CliResult<Codebook> {
     let bar = progress(params.max_iterations(), "training");
     let mut done = 0u64;
-    let result = params.fit_observed(data, &mut |_| {
+    let result = fit(&mut |_| {
         done += 1;
         bar.set_position(done);
         std::ops::ControlFlow::Continue(())
     });
     bar.finish_and_clear();
     result.map_err(|e| e.to_string())
+}
+
+/// Values `compress` and `decompress` hold at a time (plus c-blosc2's chunk buffers): 64 MiB
+/// of float32.
+const STREAM_VALUES: usize = 16 << 20;
+
+/// Checks that an array can be stored as tiles: at least one axis, none empty.
+fn check_streamable(path: &Path, shape: &[usize]) -> CliResult<()> {
+    if shape.is_empty() || shape.contains(&0) {
+        return Err(format!(
+            "{}: the array {shape:?} holds no values to compress",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Removes a half-written output when `result` is an error.
+fn or_remove<T>(result: CliResult<T>, output: &Path) -> CliResult<T> {
+    if result.is_err() {
+        let _ = std::fs::remove_file(output);
+    }
+    result
 }
 
 fn read_codebook(path: &Path) -> CliResult<Vec<u8>> {
@@ -368,9 +400,12 @@ fn run(cli: Cli) -> CliResult<()> {
             train,
             prototype_bits,
         } => {
-            let data = data::Data::read(&input)?;
+            // Only the drawn tiles are read: the array is never loaded.
+            let mut source = npy::NpyReader::open(&input)?;
+            check_streamable(&input, &source.shape.clone())?;
             let start = Instant::now();
-            let mut cb = train_with_progress(&train.params(), &data.to_f64().view())
+            let params = train.params();
+            let mut cb = with_progress(&params, |observe| params.fit_source(&mut source, observe))
                 .map_err(|e| format!("{}: {e}", input.display()))?;
             if prototype_bits == "16" {
                 cb = cb
@@ -401,7 +436,9 @@ fn run(cli: Cli) -> CliResult<()> {
             weight_bits,
             max_error,
         } => {
-            let data = data::Data::read(&input)?;
+            let source = npy::NpyReader::open(&input)?;
+            let shape = source.shape.clone();
+            check_streamable(&input, &shape)?;
             let mut cb_bytes = read_codebook(&codebook)?;
             let mut cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
             if let Some(e) = max_error {
@@ -410,8 +447,8 @@ fn run(cli: Cli) -> CliResult<()> {
                     .map_err(|err| format!("--max-error: {err}"))?;
                 cb_bytes = cb.to_msgpack();
             }
-            let shape = data.shape().to_vec();
-            let (dc, db) = default_geometry(&shape, cb.tile_shape().len(), data.itemsize());
+            let itemsize = source.dtype.itemsize();
+            let (dc, db) = default_geometry(&shape, cb.tile_shape().len(), itemsize);
             let (chunks, blocks) = (chunks.map_or(dc, |s| s.0), blocks.map_or(db, |s| s.0));
             if chunks.len() != shape.len() || blocks.len() != shape.len() {
                 return Err(format!(
@@ -428,34 +465,20 @@ fn run(cli: Cli) -> CliResult<()> {
                 ..host::Settings::default()
             };
             let _ = std::fs::remove_file(&output);
-            let spinner = ProgressBar::new_spinner().with_message("compressing");
             let start = Instant::now();
-            let arr = host::compress_b2nd(
-                &data.bytes(),
-                &shape.iter().map(|&d| d as i64).collect::<Vec<_>>(),
-                &chunks.iter().map(|&d| d as i32).collect::<Vec<_>>(),
-                &blocks.iter().map(|&d| d as i32).collect::<Vec<_>>(),
-                data.dtype_str(),
-                data.itemsize() as i32,
-                &[("vq", &cb_bytes)],
-                &settings,
+            let cratio = or_remove(
+                compress_streaming(&source, &cb_bytes, &chunks, &blocks, &settings),
+                &output,
             )
-            .map_err(|rc| {
-                format!(
-                    "{}: compression failed (c-blosc2 error {rc}): {}",
-                    input.display(),
-                    codec_error()
-                )
-            })?;
-            spinner.finish_and_clear();
+            .map_err(|e| format!("{}: {e}", input.display()))?;
             println!(
                 "{}: {:?} {} chunks {chunks:?} blocks {blocks:?}, ratio {:.2} ({:.2} bits per value), {:.1} MB/s",
                 output.display(),
                 shape,
-                data.dtype_str(),
-                arr.cratio(),
-                8.0 * data.itemsize() as f64 / arr.cratio(),
-                data.nbytes() as f64 / 1e6 / start.elapsed().as_secs_f64()
+                source.dtype.numpy(),
+                cratio,
+                8.0 * itemsize as f64 / cratio,
+                source.nbytes() as f64 / 1e6 / start.elapsed().as_secs_f64()
             );
         }
         Command::Decompress { input, output } => {
@@ -475,27 +498,122 @@ fn run(cli: Cli) -> CliResult<()> {
             })?;
             let meta = blosc2_vq::tiles::parse_b2nd_meta(&meta)
                 .map_err(|e| format!("{}: {e}", input.display()))?;
-            let (bytes, _) = arr.decompress().map_err(|rc| {
+            let shape: Vec<usize> = meta.shape.iter().map(|&d| d as usize).collect();
+            let descr = meta.dtype.as_deref().unwrap_or("<f4");
+            let dtype = npy::Dtype::from_numpy(descr).ok_or_else(|| {
                 format!(
-                    "{}: decompression failed (c-blosc2 error {rc}): {}",
-                    input.display(),
-                    codec_error()
+                    "{}: dtype {descr} cannot be written as .npy here",
+                    input.display()
                 )
             })?;
-            let shape: Vec<usize> = meta.shape.iter().map(|&d| d as usize).collect();
-            data::Data::from_bytes(meta.dtype.as_deref().unwrap_or("<f4"), &shape, &bytes)
-                .map_err(|e| format!("{}: {e}", input.display()))?
-                .write(&output)?;
+            let chunks: Vec<usize> = arr.chunkshape().iter().map(|&c| c as usize).collect();
+            let start = Instant::now();
+            or_remove(
+                decompress_streaming(&arr, dtype, &shape, &chunks, &output),
+                &output,
+            )
+            .map_err(|e| format!("{}: {e}", input.display()))?;
             println!(
-                "{}: {:?} {}",
+                "{}: {:?} {}, {:.1} MB/s",
                 output.display(),
                 shape,
-                meta.dtype.as_deref().unwrap_or("?")
+                descr,
+                arr.nbytes as f64 / 1e6 / start.elapsed().as_secs_f64()
             );
         }
         Command::Info { file } => info(&file)?,
         Command::Eval(args) => eval::run(args)?,
     }
+    Ok(())
+}
+
+/// Compresses the `.npy` behind `source` into the frame `settings.urlpath`, a box of whole
+/// chunks at a time ([`npy::Boxes`]); returns the compression ratio.
+fn compress_streaming(
+    source: &npy::NpyReader,
+    codebook: &[u8],
+    chunks: &[usize],
+    blocks: &[usize],
+    settings: &host::Settings,
+) -> CliResult<f64> {
+    let itemsize = source.dtype.itemsize();
+    let as_i64 = |v: &[usize]| v.iter().map(|&d| d as i64).collect::<Vec<_>>();
+    let as_i32 = |v: &[usize]| v.iter().map(|&d| d as i32).collect::<Vec<_>>();
+    let mut arr = host::create_b2nd(
+        &as_i64(&source.shape),
+        &as_i32(chunks),
+        &as_i32(blocks),
+        source.dtype.numpy(),
+        itemsize as i32,
+        &[("vq", codebook)],
+        settings,
+    )
+    .map_err(|rc| {
+        format!(
+            "cannot create the frame (c-blosc2 error {rc}): {}",
+            codec_error()
+        )
+    })?;
+    let boxes = npy::Boxes::new(&source.shape, chunks, STREAM_VALUES);
+    let bar = progress(boxes.count() as u64, "compressing");
+    let mut buffer = Vec::new();
+    for (start, stop) in boxes.iter() {
+        let runs = boxes.runs(&start, &stop);
+        buffer.resize(runs.iter().map(|r| r.1).sum::<usize>() * itemsize, 0);
+        let mut at = 0;
+        for (offset, len) in runs {
+            source.read_bytes(offset, &mut buffer[at..at + len * itemsize])?;
+            at += len * itemsize;
+        }
+        arr.set_slice(&as_i64(&start), &as_i64(&stop), &buffer)
+            .map_err(|rc| {
+                format!(
+                    "compression failed at {start:?} (c-blosc2 error {rc}): {}",
+                    codec_error()
+                )
+            })?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(arr.cratio())
+}
+
+/// Decompresses the b2nd array `arr` into the `.npy` file `output`, a box of whole chunks at
+/// a time.
+fn decompress_streaming(
+    arr: &host::Array,
+    dtype: npy::Dtype,
+    shape: &[usize],
+    chunks: &[usize],
+    output: &Path,
+) -> CliResult<()> {
+    let itemsize = dtype.itemsize();
+    let out = npy::NpyWriter::create(output, dtype, shape)?;
+    if shape.contains(&0) {
+        return Ok(());
+    }
+    let as_i64 = |v: &[usize]| v.iter().map(|&d| d as i64).collect::<Vec<_>>();
+    let boxes = npy::Boxes::new(shape, chunks, STREAM_VALUES);
+    let bar = progress(boxes.count() as u64, "decompressing");
+    let mut buffer = Vec::new();
+    for (start, stop) in boxes.iter() {
+        let runs = boxes.runs(&start, &stop);
+        buffer.resize(runs.iter().map(|r| r.1).sum::<usize>() * itemsize, 0);
+        arr.get_slice(&as_i64(&start), &as_i64(&stop), &mut buffer)
+            .map_err(|rc| {
+                format!(
+                    "decompression failed at {start:?} (c-blosc2 error {rc}): {}",
+                    codec_error()
+                )
+            })?;
+        let mut at = 0;
+        for (offset, len) in runs {
+            out.write_bytes(offset, &buffer[at..at + len * itemsize])?;
+            at += len * itemsize;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
     Ok(())
 }
 

@@ -140,6 +140,62 @@ fn errors_name_the_file_and_exit_non_zero() {
         .output()
         .unwrap();
     fails(out, "fuzzifier");
+
+    // The streaming reader refuses what it cannot read, naming the file and the reason, and
+    // leaves no half-written output.
+    let bytes = std::fs::read(&npy).unwrap();
+    let truncated = tmp("truncated.npy");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    // The same file with one header entry changed (same length, so the data stay put).
+    let edited = |name: &str, from: &[u8], to: &[u8]| {
+        let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+        let mut b = bytes.clone();
+        b[at..at + to.len()].copy_from_slice(to);
+        let path = tmp(name);
+        std::fs::write(&path, b).unwrap();
+        path
+    };
+    let fortran = edited("fortran.npy", b"False", b"True ");
+    let int32 = edited("int32.npy", b"'<f4'", b"'<i4'");
+    let cb = tmp("errors.vq");
+    ok(bin()
+        .arg("train")
+        .arg(&npy)
+        .args([
+            "-o",
+            cb.to_str().unwrap(),
+            "--model",
+            "kmeans",
+            "--prototypes",
+            "16",
+        ])
+        .output()
+        .unwrap());
+    for (file, reason) in [
+        (&truncated, "truncated"),
+        (&fortran, "Fortran"),
+        (&int32, "i4"),
+    ] {
+        let frame = tmp("never_written.b2nd");
+        let out = bin()
+            .arg("compress")
+            .arg(file)
+            .arg("-c")
+            .arg(&cb)
+            .arg("-o")
+            .arg(&frame)
+            .output()
+            .unwrap();
+        fails(out, reason);
+        assert!(!frame.exists(), "{} left a frame behind", file.display());
+        let out = bin()
+            .arg("train")
+            .arg(file)
+            .args(["-o", "/tmp/x.vq"])
+            .output()
+            .unwrap();
+        fails(out, &file.display().to_string());
+    }
 }
 
 #[test]

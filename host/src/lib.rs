@@ -127,8 +127,8 @@ pub struct B2ndContext {
     _private: [u8; 0],
 }
 
-/// The leading fields of c-blosc2 2.15's `b2nd_array_t` (`B2ND_MAX_DIM` = 8); the rest is
-/// not read.
+/// The leading fields of c-blosc2 2.15's `b2nd_array_t` (`B2ND_MAX_DIM` = 8), up to `ndim`;
+/// the rest is not read.
 #[repr(C)]
 pub struct B2ndArrayHead {
     pub sc: *mut sys::blosc2_schunk,
@@ -139,6 +139,11 @@ pub struct B2ndArrayHead {
     pub extchunkshape: [i64; 8],
     /// Items in the array (without chunk padding).
     pub nitems: i64,
+    pub chunknitems: i32,
+    pub extnitems: i64,
+    pub blocknitems: i32,
+    pub extchunknitems: i64,
+    pub ndim: i8,
 }
 
 extern "C" {
@@ -163,6 +168,23 @@ extern "C" {
     fn b2nd_to_cbuffer(array: *const B2ndArrayHead, buffer: *mut c_void, buffersize: i64) -> c_int;
     fn b2nd_free(array: *mut B2ndArrayHead) -> c_int;
     fn b2nd_open(urlpath: *const c_char, array: *mut *mut B2ndArrayHead) -> c_int;
+    fn b2nd_empty(ctx: *mut B2ndContext, array: *mut *mut B2ndArrayHead) -> c_int;
+    fn b2nd_set_slice_cbuffer(
+        buffer: *const c_void,
+        buffershape: *const i64,
+        buffersize: i64,
+        start: *const i64,
+        stop: *const i64,
+        array: *mut B2ndArrayHead,
+    ) -> c_int;
+    fn b2nd_get_slice_cbuffer(
+        array: *const B2ndArrayHead,
+        start: *const i64,
+        stop: *const i64,
+        buffer: *mut c_void,
+        buffershape: *const i64,
+        buffersize: i64,
+    ) -> c_int;
 }
 
 /// Opens a persistent b2nd array (a `.b2nd` frame on disk).
@@ -194,6 +216,116 @@ pub struct Array {
 // SAFETY: the array is only used from one thread at a time (owned value).
 unsafe impl Send for Array {}
 
+/// A `b2nd_context_t` and what it points to: b2nd_create_ctx copies the storage struct,
+/// the compression parameters and the metalayer entries, but keeps their pointers (the path,
+/// the decompression parameters, the metalayers' names and contents).
+struct Context<'a> {
+    ptr: *mut B2ndContext,
+    _urlpath: Option<CString>,
+    _dparams: Box<sys::blosc2_dparams>,
+    _names: Vec<CString>,
+    _contents: std::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        shape: &[i64],
+        chunks: &[i32],
+        blocks: &[i32],
+        dtype: &str,
+        typesize: i32,
+        metalayers: &[(&str, &'a [u8])],
+        settings: &Settings,
+    ) -> Result<Self, i32> {
+        init();
+        let mut cp = cparams(typesize, settings);
+        let mut dp = Box::new(dparams(settings.nthreads));
+        let urlpath = settings
+            .urlpath
+            .as_ref()
+            .map(|p| CString::new(p.as_str()).unwrap());
+        let storage = sys::blosc2_storage {
+            contiguous: true,
+            urlpath: urlpath
+                .as_ref()
+                .map_or(std::ptr::null_mut(), |p| p.as_ptr() as *mut c_char),
+            cparams: &mut cp,
+            dparams: &mut *dp,
+            io: std::ptr::null_mut(),
+        };
+        let names: Vec<CString> = metalayers
+            .iter()
+            .map(|(n, _)| CString::new(*n).unwrap())
+            .collect();
+        let metas: Vec<sys::blosc2_metalayer> = metalayers
+            .iter()
+            .zip(&names)
+            .map(|((_, content), name)| sys::blosc2_metalayer {
+                name: name.as_ptr() as *mut c_char,
+                content: content.as_ptr() as *mut u8,
+                content_len: content.len() as i32,
+            })
+            .collect();
+        let dtype_c = CString::new(dtype).unwrap();
+        // SAFETY: every pointer refers to live locals of the right lengths (ndim entries).
+        let ctx = unsafe {
+            b2nd_create_ctx(
+                &storage,
+                shape.len() as i8,
+                shape.as_ptr(),
+                chunks.as_ptr(),
+                blocks.as_ptr(),
+                dtype_c.as_ptr(),
+                0,
+                metas.as_ptr(),
+                metas.len() as i32,
+            )
+        };
+        if ctx.is_null() {
+            return Err(-1);
+        }
+        Ok(Context {
+            ptr: ctx,
+            _urlpath: urlpath,
+            _dparams: dp,
+            _names: names,
+            _contents: std::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for Context<'_> {
+    fn drop(&mut self) {
+        // SAFETY: ptr came from b2nd_create_ctx and is freed once.
+        unsafe { b2nd_free_ctx(self.ptr) };
+    }
+}
+
+/// Creates an empty b2nd array (a frame on disk with `settings.urlpath`) to be filled with
+/// [`Array::set_slice`], so that data larger than memory can be compressed piece by piece.
+pub fn create_b2nd(
+    shape: &[i64],
+    chunks: &[i32],
+    blocks: &[i32],
+    dtype: &str,
+    typesize: i32,
+    metalayers: &[(&str, &[u8])],
+    settings: &Settings,
+) -> Result<Array, i32> {
+    let ctx = Context::new(shape, chunks, blocks, dtype, typesize, metalayers, settings)?;
+    let mut arr: *mut B2ndArrayHead = std::ptr::null_mut();
+    // SAFETY: ctx is valid; arr receives a new array on success.
+    let rc = unsafe { b2nd_empty(ctx.ptr, &mut arr) };
+    if rc < 0 {
+        return Err(rc);
+    }
+    Ok(Array {
+        ptr: arr,
+        nbytes: shape.iter().product::<i64>() as usize * typesize as usize,
+        encode_seconds: 0.0,
+    })
+}
+
 /// Compresses `data` (C order, `dtype` a NumPy string) as a b2nd array with the given chunk
 /// and block shapes and metalayers. Returns c-blosc2's error code on failure.
 pub fn compress_b2nd(
@@ -206,60 +338,13 @@ pub fn compress_b2nd(
     metalayers: &[(&str, &[u8])],
     settings: &Settings,
 ) -> Result<Array, i32> {
-    init();
-    let mut cp = cparams(typesize, settings);
-    let mut dp = dparams(settings.nthreads);
-    let urlpath = settings
-        .urlpath
-        .as_ref()
-        .map(|p| CString::new(p.as_str()).unwrap());
-    let storage = sys::blosc2_storage {
-        contiguous: true,
-        urlpath: urlpath
-            .as_ref()
-            .map_or(std::ptr::null_mut(), |p| p.as_ptr() as *mut c_char),
-        cparams: &mut cp,
-        dparams: &mut dp,
-        io: std::ptr::null_mut(),
-    };
-    let names: Vec<CString> = metalayers
-        .iter()
-        .map(|(n, _)| CString::new(*n).unwrap())
-        .collect();
-    let metas: Vec<sys::blosc2_metalayer> = metalayers
-        .iter()
-        .zip(&names)
-        .map(|((_, content), name)| sys::blosc2_metalayer {
-            name: name.as_ptr() as *mut c_char,
-            content: content.as_ptr() as *mut u8,
-            content_len: content.len() as i32,
-        })
-        .collect();
-    let dtype_c = CString::new(dtype).unwrap();
-    // SAFETY: every pointer refers to live locals of the right lengths (ndim entries).
-    let ctx = unsafe {
-        b2nd_create_ctx(
-            &storage,
-            shape.len() as i8,
-            shape.as_ptr(),
-            chunks.as_ptr(),
-            blocks.as_ptr(),
-            dtype_c.as_ptr(),
-            0,
-            metas.as_ptr(),
-            metas.len() as i32,
-        )
-    };
-    if ctx.is_null() {
-        return Err(-1);
-    }
+    let ctx = Context::new(shape, chunks, blocks, dtype, typesize, metalayers, settings)?;
     let mut arr: *mut B2ndArrayHead = std::ptr::null_mut();
     let start = std::time::Instant::now();
     // SAFETY: ctx is valid; data holds data.len() bytes.
-    let rc = unsafe { b2nd_from_cbuffer(ctx, &mut arr, data.as_ptr().cast(), data.len() as i64) };
+    let rc =
+        unsafe { b2nd_from_cbuffer(ctx.ptr, &mut arr, data.as_ptr().cast(), data.len() as i64) };
     let encode_seconds = start.elapsed().as_secs_f64();
-    // SAFETY: ctx came from b2nd_create_ctx and is freed once.
-    unsafe { b2nd_free_ctx(ctx) };
     if rc < 0 {
         return Err(rc);
     }
@@ -300,6 +385,72 @@ impl Array {
             return Err(rc);
         }
         Ok((out, secs))
+    }
+
+    /// The array's shape.
+    pub fn shape(&self) -> Vec<i64> {
+        // SAFETY: ptr is a live b2nd array; ndim entries of shape are set.
+        unsafe { (&(*self.ptr).shape)[..self.ndim()].to_vec() }
+    }
+
+    /// The array's chunk shape.
+    pub fn chunkshape(&self) -> Vec<i32> {
+        // SAFETY: as above.
+        unsafe { (&(*self.ptr).chunkshape)[..self.ndim()].to_vec() }
+    }
+
+    fn ndim(&self) -> usize {
+        // SAFETY: ptr is a live b2nd array.
+        unsafe { (*self.ptr).ndim as usize }
+    }
+
+    /// Writes `data` (C order, the slice's shape) to the box `start..stop`; chunks the box
+    /// covers wholly are compressed once.
+    pub fn set_slice(&mut self, start: &[i64], stop: &[i64], data: &[u8]) -> Result<(), i32> {
+        let nd = self.ndim();
+        if start.len() != nd || stop.len() != nd {
+            return Err(-1);
+        }
+        let shape: Vec<i64> = start.iter().zip(stop).map(|(a, b)| b - a).collect();
+        // SAFETY: the slice vectors hold ndim entries; data holds data.len() bytes.
+        let rc = unsafe {
+            b2nd_set_slice_cbuffer(
+                data.as_ptr().cast(),
+                shape.as_ptr(),
+                data.len() as i64,
+                start.as_ptr(),
+                stop.as_ptr(),
+                self.ptr,
+            )
+        };
+        if rc < 0 {
+            return Err(rc);
+        }
+        Ok(())
+    }
+
+    /// Reads the box `start..stop` into `out` (C order, the slice's shape).
+    pub fn get_slice(&self, start: &[i64], stop: &[i64], out: &mut [u8]) -> Result<(), i32> {
+        let nd = self.ndim();
+        if start.len() != nd || stop.len() != nd {
+            return Err(-1);
+        }
+        let shape: Vec<i64> = start.iter().zip(stop).map(|(a, b)| b - a).collect();
+        // SAFETY: the slice vectors hold ndim entries; out holds out.len() bytes.
+        let rc = unsafe {
+            b2nd_get_slice_cbuffer(
+                self.ptr,
+                start.as_ptr(),
+                stop.as_ptr(),
+                out.as_mut_ptr().cast(),
+                shape.as_ptr(),
+                out.len() as i64,
+            )
+        };
+        if rc < 0 {
+            return Err(rc);
+        }
+        Ok(())
     }
 
     /// A copy of the metalayer `name`, if the SChunk has one.

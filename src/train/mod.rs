@@ -12,7 +12,7 @@ pub use crate::kinds::residual::{MeanQuantizer, Residual, ResidualParams};
 pub use crate::kinds::scalar::{ScalarFit, ScalarParams};
 pub use crate::kinds::{Kind, TrainOptions};
 pub use crate::weights::Metric;
-pub use sampling::sample_tiles;
+pub use sampling::{sample_tiles, sample_tiles_from, ValueSource};
 
 use crate::codebook::{Codebook, Scaler, TrainingInfo, Transform};
 use crate::error::{Error, Result};
@@ -319,15 +319,44 @@ impl CodebookParams {
         observe: &mut Observer<'_>,
     ) -> Result<Codebook> {
         self.check()?;
-        let kind = self.model.kind_params();
-        let single = kind.codes_single_values();
-        // A scalar quantizer codes single values, as they are.
-        let tile_shape = if single {
+        let tile_shape = self.sampled_tile_shape();
+        let (x, p) = sample_tiles(data, &tile_shape, self.n_samples, self.seed)?;
+        self.fit_sample(x, p, observe)
+    }
+
+    /// [`fit_observed`](Self::fit_observed) on an array read through `source` instead of
+    /// held in memory: the same tiles are drawn, so the same codebook comes out (only the
+    /// drawn tiles are checked for NaN and infinity). See [`sample_tiles_from`].
+    pub fn fit_source(
+        &self,
+        source: &mut dyn ValueSource,
+        observe: &mut Observer<'_>,
+    ) -> Result<Codebook> {
+        self.check()?;
+        let tile_shape = self.sampled_tile_shape();
+        let (x, p) = sample_tiles_from(source, &tile_shape, self.n_samples, self.seed)?;
+        self.fit_sample(x, p, observe)
+    }
+
+    /// The tiles training draws: a scalar quantizer codes single values, as they are.
+    fn sampled_tile_shape(&self) -> Vec<usize> {
+        if self.model.kind_params().codes_single_values() {
             vec![1]
         } else {
             self.tile_shape.clone()
-        };
-        let (mut x, p) = sample_tiles(data, &tile_shape, self.n_samples, self.seed)?;
+        }
+    }
+
+    /// Fits the model on drawn tiles (`p` values each) and packages the codebook.
+    fn fit_sample(
+        &self,
+        mut x: Vec<f64>,
+        p: usize,
+        observe: &mut Observer<'_>,
+    ) -> Result<Codebook> {
+        let kind = self.model.kind_params();
+        let single = kind.codes_single_values();
+        let tile_shape = self.sampled_tile_shape();
         self.transform.forward_f64(&mut x);
         let n = x.len() / p;
         let scaler = if single {
