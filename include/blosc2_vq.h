@@ -36,6 +36,8 @@
 extern "C" {
 #endif
 #if defined(BLOSC_BLOSC2_H)
+/* The callbacks are typed: the c-blosc2 helpers at the end of this header can be defined. */
+#define BLOSC2_VQ_TYPED_CALLBACKS 1
 int blosc2_vq_encoder(const uint8_t *input, int32_t input_len, uint8_t *output, int32_t output_len,
                       uint8_t meta, blosc2_cparams *cparams, const void *chunk);
 int blosc2_vq_decoder(const uint8_t *input, int32_t input_len, uint8_t *output, int32_t output_len,
@@ -589,3 +591,145 @@ int64_t blosc2_vq_host_blosc2_version(char *buffer, int64_t buffer_len);
 #endif  // __cplusplus
 
 #endif  /* BLOSC2_VQ_H */
+
+/*
+ * Helpers for programs that use c-blosc2 (static inline, so nothing more to link): defined
+ * when <blosc2.h> (blosc2_vq_codec_register) and also <b2nd.h> (blosc2_vq_b2nd_compress) were
+ * included before this header. They return 0 on success and a negative c-blosc2
+ * BLOSC2_ERROR_* code on failure, as the library's functions do.
+ *
+ *   blosc2_vq_codec_register();                      // once, before compressing or reading
+ *   blosc2_vq_b2nd_compress("out.b2nd", cb, cb_len, data, 4, shape, chunks, blocks, "<f4", 1,
+ *                           &array);                 // the codebook travels in the frame
+ *   b2nd_free(array);
+ *   b2nd_open("out.b2nd", &array);  b2nd_to_cbuffer(array, out, nbytes);  b2nd_free(array);
+ */
+#if defined(BLOSC2_VQ_TYPED_CALLBACKS) && !defined(BLOSC2_VQ_CODEC_REGISTER_DEFINED)
+#define BLOSC2_VQ_CODEC_REGISTER_DEFINED 1
+/*
+ * Registers the vq codec with c-blosc2 as BLOSC2_VQ_CODEC_ID ("vq") with this library's
+ * callbacks (statically: c-blosc2 needs no dlopen), and tells the plugin which c-blosc2 runs
+ * it (blosc2_vq_set_host_blosc2_version(blosc2_get_version_string()), needed when c-blosc2 is
+ * linked statically and harmless otherwise). Calls blosc2_init() first, which does nothing when
+ * c-blosc2 is initialized already; blosc2_destroy() forgets the codec (register again after a
+ * new blosc2_init()). Registering twice is fine.
+ *
+ * Returns 0, or a negative BLOSC2_ERROR_* code: the plugin's when it does not support this
+ * c-blosc2 (blosc2_vq_last_error_message() names the supported versions), c-blosc2's when it
+ * refuses the registration (another codec already holds the id).
+ */
+static inline int blosc2_vq_codec_register(void) {
+  static char name[] = "vq"; /* c-blosc2 keeps the pointer */
+  blosc2_codec codec = {0};
+  int rc;
+  blosc2_init();
+  rc = blosc2_vq_set_host_blosc2_version(blosc2_get_version_string());
+  if (rc < 0) return rc;
+  codec.compcode = BLOSC2_VQ_CODEC_ID;
+  codec.compname = name;
+  codec.complib = BLOSC2_VQ_CODEC_ID;
+  codec.version = 1;
+  codec.encoder = blosc2_vq_encoder;
+  codec.decoder = blosc2_vq_decoder;
+  return blosc2_register_codec(&codec);
+}
+#endif
+
+#if defined(BLOSC2_VQ_TYPED_CALLBACKS) && defined(BLOSC_B2ND_H) && !defined(BLOSC2_VQ_B2ND_COMPRESS_DEFINED)
+#define BLOSC2_VQ_B2ND_COMPRESS_DEFINED 1
+/*
+ * Compresses `data` (C order, `ndim` dimensions `shape[0..ndim]`, of NumPy dtype `dtype`:
+ * "<f4", "<f8", "<f2", "|u1" or "<u2") into a new b2nd array with the vq codec: filters off,
+ * BLOSC_NEVER_SPLIT, `nthreads` threads, the codebook (`codebook_len` bytes, as
+ * blosc2_vq_codebook_train returns it) copied into the "vq" metalayer. The codec cuts every
+ * block's last axes into the codebook's tiles; an error bound sealed in the codebook
+ * (`max_error` at training, or blosc2_vq_codebook_with_max_error) holds for every value.
+ *
+ * With `urlpath` non-NULL the array is a contiguous frame in that file, which must not exist
+ * (c-blosc2 refuses to overwrite a frame: remove it first with blosc2_remove_urlpath()); with
+ * NULL it stays in memory. On success `*array` holds the array: free it with
+ * b2nd_free() (which also closes the file). Register the codec first
+ * (blosc2_vq_codec_register). Read back with b2nd_open() and b2nd_to_cbuffer().
+ *
+ * Returns 0, or a negative BLOSC2_ERROR_* code: BLOSC2_ERROR_NULL_POINTER for a NULL
+ * pointer, BLOSC2_ERROR_INVALID_PARAM for a bad ndim, shape, codebook length or dtype,
+ * BLOSC2_ERROR_MEMORY_ALLOC, or c-blosc2's code when it fails (the codec's reason:
+ * blosc2_vq_last_codec_error(); c-blosc2's own, such as an existing file: BLOSC_TRACE=1).
+ * On failure `*array` is NULL and a file this call started is removed.
+ */
+static inline int blosc2_vq_b2nd_compress(const char *urlpath, const uint8_t *codebook,
+                                          int64_t codebook_len, const void *data, int8_t ndim,
+                                          const int64_t *shape, const int32_t *chunkshape,
+                                          const int32_t *blockshape, const char *dtype,
+                                          int16_t nthreads, b2nd_array_t **array) {
+  static char vq_name[] = "vq";
+  blosc2_cparams cparams = BLOSC2_CPARAMS_DEFAULTS;
+  blosc2_dparams dparams = BLOSC2_DPARAMS_DEFAULTS;
+  blosc2_storage storage = BLOSC2_STORAGE_DEFAULTS;
+  blosc2_metalayer meta = {0};
+  b2nd_context_t *ctx;
+  const char *kind;
+  int32_t typesize;
+  int64_t nbytes;
+  int i, rc;
+  if (array == NULL) return BLOSC2_ERROR_NULL_POINTER;
+  *array = NULL;
+  if (codebook == NULL || data == NULL || shape == NULL || chunkshape == NULL ||
+      blockshape == NULL || dtype == NULL) {
+    return BLOSC2_ERROR_NULL_POINTER;
+  }
+  if (ndim < 1 || ndim > B2ND_MAX_DIM || codebook_len < 1 || codebook_len > INT32_MAX) {
+    return BLOSC2_ERROR_INVALID_PARAM;
+  }
+  /* The dtypes the codec codes, with an optional byte-order character. */
+  kind = (dtype[0] == '<' || dtype[0] == '>' || dtype[0] == '=' || dtype[0] == '|') ? dtype + 1
+                                                                                   : dtype;
+  if (kind[0] == 'f' && (kind[1] == '2' || kind[1] == '4' || kind[1] == '8') && kind[2] == 0) {
+    typesize = kind[1] - '0';
+  } else if (kind[0] == 'u' && (kind[1] == '1' || kind[1] == '2') && kind[2] == 0) {
+    typesize = kind[1] - '0';
+  } else {
+    return BLOSC2_ERROR_INVALID_PARAM;
+  }
+  nbytes = typesize;
+  for (i = 0; i < ndim; i++) {
+    if (shape[i] < 0 || (shape[i] > 0 && nbytes > INT64_MAX / shape[i])) {
+      return BLOSC2_ERROR_INVALID_PARAM;
+    }
+    nbytes *= shape[i];
+  }
+  cparams.compcode = BLOSC2_VQ_CODEC_ID;
+  cparams.compcode_meta = 0;
+  cparams.typesize = typesize;
+  cparams.splitmode = BLOSC_NEVER_SPLIT;
+  cparams.nthreads = nthreads;
+  for (i = 0; i < BLOSC2_MAX_FILTERS; i++) {
+    cparams.filters[i] = BLOSC_NOFILTER;
+    cparams.filters_meta[i] = 0;
+  }
+  dparams.nthreads = nthreads;
+  storage.contiguous = urlpath != NULL;
+  storage.urlpath = (char *)urlpath;
+  storage.cparams = &cparams;
+  storage.dparams = &dparams;
+  meta.name = vq_name;
+  meta.content = (uint8_t *)codebook; /* copied into the SChunk */
+  meta.content_len = (int32_t)codebook_len;
+  ctx = b2nd_create_ctx(&storage, ndim, shape, chunkshape, blockshape, dtype,
+                        DTYPE_NUMPY_FORMAT, &meta, 1);
+  if (ctx == NULL) return BLOSC2_ERROR_MEMORY_ALLOC;
+  rc = b2nd_from_cbuffer(ctx, array, data, nbytes);
+  b2nd_free_ctx(ctx);
+  if (rc < 0) {
+    if (*array != NULL) {
+      /* The SChunk (and so the file) exists only when c-blosc2 got that far. */
+      int created = (*array)->sc != NULL;
+      b2nd_free(*array);
+      *array = NULL;
+      if (created && urlpath != NULL) blosc2_remove_urlpath(urlpath);
+    }
+    return rc;
+  }
+  return 0;
+}
+#endif

@@ -12,6 +12,10 @@ command -v nm >/dev/null 2>&1 || missing+=(binutils)
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+# Open MPI: tests/mpi.rs builds examples/mpi/vdf_mpi.c with mpicc and runs it with mpirun (both
+# in openmpi-bin; mpi.h, which mpicc needs, in libopenmpi-dev).
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
+{ command -v mpicc >/dev/null 2>&1 && pkg-config --exists ompi-c 2>/dev/null; } || missing+=(libopenmpi-dev)
 # GNU time: the streaming test reads the CLI's maximum resident set size from `time -v`.
 [ -x /usr/bin/time ] || missing+=(time)
 # fontconfig and a font: plotters draws the labels of `blosc2-vq eval`'s rd.png.

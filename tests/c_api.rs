@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::blosc2_prefix;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -13,33 +14,8 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// target/<profile> of this test run (where blosc2-sys built c-blosc2).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
 fn cdylib() -> PathBuf {
     common::plugin_dir().join("libblosc2_vq.so")
-}
-
-/// The c-blosc2 that blosc2-sys built (its install prefix: include/ and lib/libblosc2.a).
-fn blosc2_prefix() -> PathBuf {
-    let build = profile_dir().join("build");
-    let mut found: Vec<PathBuf> = std::fs::read_dir(&build)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path().join("out")))
-        .filter(|out| out.join("lib/libblosc2.a").exists() && out.join("include/blosc2.h").exists())
-        .collect();
-    // Newest first, should several builds of blosc2-sys coexist.
-    found.sort_by_key(|p| {
-        std::fs::metadata(p.join("lib/libblosc2.a"))
-            .and_then(|m| m.modified())
-            .ok()
-    });
-    found
-        .pop()
-        .unwrap_or_else(|| panic!("no c-blosc2 build of blosc2-sys under {}", build.display()))
 }
 
 fn tmp(name: &str) -> PathBuf {
@@ -307,4 +283,57 @@ fn the_plugin_reads_schunks_only_for_a_c_blosc2_it_knows() {
             && out.contains("compress -"),
         "{out}"
     );
+}
+
+/// With <blosc2.h> and <b2nd.h> first, the header also defines its static inline c-blosc2
+/// helpers, and they compile with `-Wall -Werror` (included twice, too); with <blosc2.h> only
+/// after it, they are left out.
+#[test]
+fn header_compiles_after_blosc2_h_and_b2nd_h_with_its_helpers() {
+    let include = manifest_dir().join("include");
+    let blosc2_include = blosc2_prefix().join("include");
+    let helpers = tmp("header_helpers.c");
+    std::fs::write(
+        &helpers,
+        "#include <blosc2.h>\n#include <b2nd.h>\n#include \"blosc2_vq.h\"\n#include \"blosc2_vq.h\"\n\
+         static int (*reg)(void) = blosc2_vq_codec_register;\n\
+         static int (*compress)(const char *, const uint8_t *, int64_t, const void *, int8_t,\n\
+                                const int64_t *, const int32_t *, const int32_t *, const char *,\n\
+                                int16_t, b2nd_array_t **) = blosc2_vq_b2nd_compress;\n\
+         int main(void) { return reg == 0 || compress == 0; }\n",
+    )
+    .unwrap();
+    let late = tmp("header_helpers_late.c");
+    std::fs::write(
+        &late,
+        "#include \"blosc2_vq.h\"\n#include <blosc2.h>\n#include <b2nd.h>\n#include \"blosc2_vq.h\"\n\
+         #if defined(BLOSC2_VQ_CODEC_REGISTER_DEFINED) || defined(BLOSC2_VQ_B2ND_COMPRESS_DEFINED)\n\
+         #error the helpers need <blosc2.h> before the first blosc2_vq.h\n\
+         #endif\n\
+         int main(void) { return blosc2_vq_last_error_message() == 0; }\n",
+    )
+    .unwrap();
+    for source in [&helpers, &late] {
+        run(Command::new("cc")
+            .args(["-std=c99", "-Wall", "-Werror", "-fsyntax-only", "-I"])
+            .arg(&include)
+            .arg("-I")
+            .arg(&blosc2_include)
+            .arg(source));
+    }
+}
+
+/// tests/c/helpers.c: the helpers round-trip in memory and through a frame file within the
+/// codebook's bound, and fail with the documented codes (bad arguments, an existing file, a
+/// codebook the codec refuses), leaving `*array` NULL and no file of theirs behind.
+#[test]
+fn header_helpers_round_trip_and_fail_as_documented() {
+    let exe = compile_against_static_blosc2("tests/c/helpers.c", "helpers_static", "-O1");
+    let scratch = tmp("helpers_scratch.b2nd");
+    let _ = std::fs::remove_file(&scratch);
+    let out = run(Command::new(&exe)
+        .arg(&scratch)
+        .env("LD_LIBRARY_PATH", common::plugin_dir()));
+    assert!(out.contains("helpers ok"), "{out}");
+    assert!(!scratch.exists(), "helpers.c leaves no file behind");
 }

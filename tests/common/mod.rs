@@ -200,3 +200,28 @@ pub fn plugin_dir() -> PathBuf {
     })
     .clone()
 }
+
+/// target/<profile> of this test run (where blosc2-sys built c-blosc2).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// The c-blosc2 that blosc2-sys built (its install prefix: include/ and lib/libblosc2.a).
+pub fn blosc2_prefix() -> PathBuf {
+    let build = profile_dir().join("build");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&build)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path().join("out")))
+        .filter(|out| out.join("lib/libblosc2.a").exists() && out.join("include/blosc2.h").exists())
+        .collect();
+    // Newest first, should several builds of blosc2-sys coexist.
+    found.sort_by_key(|p| {
+        std::fs::metadata(p.join("lib/libblosc2.a"))
+            .and_then(|m| m.modified())
+            .ok()
+    });
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no c-blosc2 build of blosc2-sys under {}", build.display()))
+}
