@@ -24,10 +24,9 @@ fn main() {
         .expect("cbindgen.toml is valid");
     let bindings = cbindgen::Builder::new()
         .with_config(config)
+        // cbindgen follows mod.rs's `mod` declarations into the other files itself (naming
+        // them here too declared their functions twice).
         .with_src(crate_dir.join("src/ffi/mod.rs"))
-        .with_src(crate_dir.join("src/ffi/train.rs"))
-        .with_src(crate_dir.join("src/ffi/inspect.rs"))
-        .with_src(crate_dir.join("src/ffi/host.rs"))
         .generate()
         .expect("cbindgen can read src/ffi/mod.rs");
     bindings.write_to_file(&out);
