@@ -122,16 +122,29 @@ fn context(corrections: &[u32], i: usize, width: usize) -> usize {
 
 /// The decoder's inverse transform for bounded blocks: under log10, values below the floor
 /// (in decades) are empty.
-fn inverse(transform: Transform, y: f32) -> f32 {
-    match transform {
-        Transform::Log10 { floor } => {
-            if y < (floor as f32).log10() {
-                0.0
-            } else {
-                10f32.powf(y)
-            }
+#[derive(Clone, Copy)]
+struct Inverse {
+    /// `log10(floor)` in float32 under the log10 transform (computed once per block, not per
+    /// value); `None`: values are coded as they are.
+    empty_below: Option<f32>,
+}
+
+impl Inverse {
+    fn new(transform: Transform) -> Self {
+        Inverse {
+            empty_below: match transform {
+                Transform::Log10 { floor } => Some((floor as f32).log10()),
+                _ => None,
+            },
         }
-        _ => y,
+    }
+
+    fn apply(self, y: f32) -> f32 {
+        match self.empty_below {
+            Some(below) if y < below => 0.0,
+            Some(_) => 10f32.powf(y),
+            None => y,
+        }
     }
 }
 
@@ -262,6 +275,7 @@ pub(super) fn encode(
         Transform::Log10 { floor } => Some(floor),
         _ => None,
     };
+    let inverse = Inverse::new(transform);
     for i in 0..n {
         if modes[tile_of[i] as usize] < FIRST_CODED {
             continue;
@@ -269,12 +283,12 @@ pub(super) fn encode(
         let x = exact[i];
         let decodes_within = |q: i32| {
             let y = pred[i] + q as f32 * step;
-            within(transform, max_error, x, dtype.stored(inverse(transform, y)))
+            within(transform, max_error, x, dtype.stored(inverse.apply(y)))
         };
-        let chosen = match log_floor {
-            Some(floor) if is_empty(transform, x) => {
+        let chosen = match inverse.empty_below {
+            Some(below) if is_empty(transform, x) => {
                 // Empty: any correction that lands below the floor will do, the smallest first.
-                let err = f64::from((floor as f32).log10()) - f64::from(pred[i]);
+                let err = f64::from(below) - f64::from(pred[i]);
                 let q = below_steps(err, f64::from(step));
                 (q.abs() <= f64::from(MAX_STEPS))
                     .then_some(q as i32)
@@ -644,6 +658,7 @@ pub(super) fn decode(
     corrections.clear();
     corrections.resize(n, NOT_CODED);
     let mut escapes: Vec<usize> = Vec::new();
+    let inverse = Inverse::new(transform);
     for i in 0..n {
         if modes[tile_of[i] as usize] < FIRST_CODED {
             continue;
@@ -669,7 +684,7 @@ pub(super) fn decode(
             corrections[i] = z;
             values[i] + q as f32 * step
         };
-        values[i] = inverse(transform, y);
+        values[i] = inverse.apply(y);
     }
     let n_escapes = escapes.len();
     if stored.len() != (n_constants + n_escapes) * size {
