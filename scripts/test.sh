@@ -25,7 +25,7 @@ corpus="$root/target/fuzz-corpus"
 cargo run --quiet --release --manifest-path fuzz/Cargo.toml --bin make_corpus -- "$faces" "$corpus"
 for target in decode_block codebook b2nd_geometry encoder frame_round_trip bounded; do
   log="$root/target/fuzz-$target.log"
-  if ! cargo fuzz run --fuzz-dir fuzz "$target" "$corpus/$target" -- -max_total_time="${FUZZ_SECONDS:-30}" >"$log" 2>&1; then
+  if ! cargo fuzz run --fuzz-dir fuzz "$target" "$corpus/$target" -- -max_total_time="${FUZZ_SECONDS:-15}" >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "fuzz target $target failed (input saved under fuzz/artifacts/$target)"
     exit 1
