@@ -147,11 +147,28 @@ fn nearest_dispatch<F: Float>(
     k_pad: usize,
     out: &mut [u16],
 ) {
+    distance_rows(x, p, t, k_pad, |i, row| {
+        out[i] = argmin_distance(row, norms) as u16;
+    });
+}
+
+/// Hands `each(i, d)` every row `i` of `x` with `d[j] = x_i·c_j` for every padded
+/// codeword, computed a block of rows at a time: the loop [`nearest`] and [`nearest_two`]
+/// share. Inlined into their CPU-specific clones.
+#[inline(always)]
+fn distance_rows<F: Float>(
+    x: &[F],
+    p: usize,
+    t: &[F],
+    k_pad: usize,
+    mut each: impl FnMut(usize, &mut [F]),
+) {
     let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
     let mut table = vec![F::zero(); rows * k_pad];
-    for (xr, or) in x.chunks(rows * p).zip(out.chunks_mut(rows)) {
-        let d = &mut table[..or.len() * k_pad];
-        match or.len() {
+    for (block, xr) in x.chunks(rows * p).enumerate() {
+        let n = xr.len() / p;
+        let d = &mut table[..n * k_pad];
+        match n {
             4 => rows_block::<F, 4>(xr, p, t, k_pad, d),
             2 => rows_block::<F, 2>(xr, p, t, k_pad, d),
             _ => {
@@ -160,8 +177,8 @@ fn nearest_dispatch<F: Float>(
                 }
             }
         }
-        for (o, row) in or.iter_mut().zip(d.chunks_exact_mut(k_pad)) {
-            *o = argmin_distance(row, norms) as u16;
+        for (r, row) in d.chunks_exact_mut(k_pad).enumerate() {
+            each(block * rows + r, row);
         }
     }
 }
@@ -192,27 +209,9 @@ fn nearest_two_dispatch<F: Float>(
     out: &mut [u16],
     runner_up: &mut [F],
 ) {
-    let rows = if std::mem::size_of::<F>() <= 4 { 4 } else { 2 };
-    let mut table = vec![F::zero(); rows * k_pad];
-    for ((xr, or), sr) in x
-        .chunks(rows * p)
-        .zip(out.chunks_mut(rows))
-        .zip(runner_up.chunks_mut(rows))
-    {
-        let d = &mut table[..or.len() * k_pad];
-        match or.len() {
-            4 => rows_block::<F, 4>(xr, p, t, k_pad, d),
-            2 => rows_block::<F, 2>(xr, p, t, k_pad, d),
-            _ => {
-                for (xi, di) in xr.chunks_exact(p).zip(d.chunks_exact_mut(k_pad)) {
-                    rows_block::<F, 1>(xi, p, t, k_pad, di);
-                }
-            }
-        }
-        for ((o, s), row) in or.iter_mut().zip(sr).zip(d.chunks_exact_mut(k_pad)) {
-            (*o, *s) = two_smallest_distances(row, norms);
-        }
-    }
+    distance_rows(x, p, t, k_pad, |i, row| {
+        (out[i], runner_up[i]) = two_smallest_distances(row, norms);
+    });
 }
 
 /// The first index minimizing `norms[j] - 2 dots[j]` (written over `dots`) and the smallest
