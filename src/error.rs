@@ -49,7 +49,9 @@ pub enum Error {
     InvalidData(String),
     /// The SChunk has no `vq` metalayer.
     #[error(
-        "the SChunk has no `vq` metalayer: store a codebook there (see blosc2_vq_codebook_train)"
+        "the SChunk has no `vq` metalayer and no error bound was given: store compression \
+         settings (an error bound: blosc2_vq_settings_new) or a codebook \
+         (blosc2_vq_codebook_train) there, or pass blosc2_vq_codec_params"
     )]
     MissingCodebook,
     /// The codebook bytes could not be decoded or failed validation.

@@ -32,6 +32,7 @@
 pub mod block;
 pub mod codebook;
 pub mod codec;
+pub mod engine;
 pub mod entropy;
 pub mod error;
 pub mod ffi;

@@ -73,24 +73,11 @@ pub struct BlockHeader {
 }
 
 fn dtype_code(d: Dtype) -> u8 {
-    match d {
-        Dtype::Float16 => 1,
-        Dtype::Float32 => 2,
-        Dtype::Float64 => 3,
-        Dtype::Uint8 => 4,
-        Dtype::Uint16 => 5,
-    }
+    d.code()
 }
 
 fn dtype_from_code(c: u8) -> Option<Dtype> {
-    Some(match c {
-        1 => Dtype::Float16,
-        2 => Dtype::Float32,
-        3 => Dtype::Float64,
-        4 => Dtype::Uint8,
-        5 => Dtype::Uint16,
-        _ => return None,
-    })
+    Dtype::from_code(c)
 }
 
 impl BlockHeader {

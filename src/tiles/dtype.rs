@@ -20,6 +20,29 @@ pub enum Dtype {
 }
 
 impl Dtype {
+    /// The code blocks record for this dtype (1 f16, 2 f32, 3 f64, 4 u8, 5 u16).
+    pub const fn code(self) -> u8 {
+        match self {
+            Dtype::Float16 => 1,
+            Dtype::Float32 => 2,
+            Dtype::Float64 => 3,
+            Dtype::Uint8 => 4,
+            Dtype::Uint16 => 5,
+        }
+    }
+
+    /// The dtype of a recorded [`code`](Self::code).
+    pub const fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            1 => Dtype::Float16,
+            2 => Dtype::Float32,
+            3 => Dtype::Float64,
+            4 => Dtype::Uint8,
+            5 => Dtype::Uint16,
+            _ => return None,
+        })
+    }
+
     /// Bytes per element.
     pub const fn size(self) -> usize {
         match self {
@@ -111,6 +134,47 @@ impl Dtype {
         let mut out = [0f64];
         self.read_f64(b, &mut out);
         out[0]
+    }
+
+    /// What writing `v` in this dtype stores, read back exactly as `f64` (floats round to
+    /// nearest, integers are rounded and clamped to their range; NaN stays NaN for floats).
+    #[inline]
+    pub fn round_f64(self, v: f64) -> f64 {
+        match self {
+            Dtype::Float64 => v,
+            Dtype::Float32 => f64::from(v as f32),
+            Dtype::Float16 => f16::from_f64(v).to_f64(),
+            // `as` saturates and maps NaN to 0, which is the clamp we want.
+            Dtype::Uint8 => f64::from(v.round() as u8),
+            Dtype::Uint16 => f64::from(v.round() as u16),
+        }
+    }
+
+    /// Writes `values` (each already representable: see [`round_f64`](Self::round_f64))
+    /// into `bytes` in this dtype.
+    pub fn write_f64(self, values: &[f64], bytes: &mut [u8]) {
+        debug_assert_eq!(bytes.len(), values.len() * self.size());
+        let size = self.size();
+        for (b, &v) in bytes.chunks_exact_mut(size).zip(values) {
+            match self {
+                Dtype::Float64 => b.copy_from_slice(&v.to_ne_bytes()),
+                Dtype::Float32 => b.copy_from_slice(&(v as f32).to_ne_bytes()),
+                Dtype::Float16 => b.copy_from_slice(&f16::from_f64(v).to_ne_bytes()),
+                Dtype::Uint8 => b[0] = v.round() as u8,
+                Dtype::Uint16 => b.copy_from_slice(&(v.round() as u16).to_ne_bytes()),
+            }
+        }
+    }
+
+    /// Whether the element whose bytes are `b` is a float NaN or infinity (never for integers).
+    #[inline]
+    pub fn is_non_finite(self, b: &[u8]) -> bool {
+        match self {
+            Dtype::Float64 => !f64::from_ne_bytes(b.try_into().expect("8 bytes")).is_finite(),
+            Dtype::Float32 => !f32::from_ne_bytes([b[0], b[1], b[2], b[3]]).is_finite(),
+            Dtype::Float16 => !f16::from_ne_bytes([b[0], b[1]]).is_finite(),
+            Dtype::Uint8 | Dtype::Uint16 => false,
+        }
     }
 
     /// Writes `values` into `bytes` in this dtype; integers are rounded and clamped to their range.
