@@ -7,12 +7,16 @@
 //! - `codec_meta` (stored by c-blosc2 with every chunk): 0 uses the codebook's weight bits;
 //!   1 to 8 override them for this encoding (the decoder reads the bits from each block).
 //! - `codec_params` (C callers; not stored): a `blosc2_vq_codec_params` whose `max_error`
-//!   overrides the codebook's error bound for this compression (each block records its
-//!   bound, so decoding needs nothing).
+//!   overrides the codebook's (or the settings') error bound for this compression (each
+//!   block records its bound, so decoding needs nothing).
+//! - The `vq` metalayer holds either a codebook or [`Settings`] (an error bound, no
+//!   codebook). Without a codebook, or with no metalayer but a `max_error` in
+//!   `codec_params`, blocks go to the predictive engine ([`engine`], block format 4).
 #![forbid(unsafe_code)]
 
 use crate::block::{decode_block, encode_block, Encoded};
 use crate::codebook::cache;
+use crate::engine::{self, bound::BlockBound, settings::Settings};
 use crate::error::{Error, Result};
 use crate::tiles::{resolve_layout, HostLayout};
 
@@ -84,6 +88,44 @@ pub fn encode(call: &EncodeCall<'_>, output: &mut [u8]) -> Result<usize> {
                 .into(),
         ));
     }
+    let layout = || {
+        resolve_layout(&HostLayout {
+            typesize: call.typesize,
+            blocksize: Some(call.blocksize),
+            b2nd: call.b2nd,
+            schunk_blockshape: call.schunk_blockshape.clone(),
+        })
+    };
+    // No codebook: the predictive engine, to the settings' bound or the call's.
+    let settings = match call.codebook {
+        Some(bytes) if Settings::is_settings(bytes) => Some(Settings::from_msgpack(bytes)?),
+        _ => None,
+    };
+    if settings.is_some() || call.codebook.is_none() {
+        let bound = match (call.max_error, &settings) {
+            (Some(max_error), _) => {
+                let b = BlockBound::Absolute { max_error };
+                b.check()?;
+                b
+            }
+            (None, Some(s)) => s.block_bound()?,
+            (None, None) => return Err(Error::MissingCodebook),
+        };
+        if call.codec_meta != 0 {
+            return Err(Error::param(
+                "codec_meta",
+                format!(
+                    "{}: codec_meta sets a codebook's weight bits; without a codebook leave it at 0",
+                    call.codec_meta
+                ),
+            ));
+        }
+        let layout = layout()?;
+        return match engine::encode_block(call.input, layout.dtype, &layout.shape, bound, output)? {
+            Some((n, _)) if n < call.input.len() => Ok(n),
+            _ => Ok(0),
+        };
+    }
     let codebook = call.codebook.ok_or(Error::MissingCodebook)?;
     let cb = cache::prepared(codebook)?;
     let layout = resolve_layout(&HostLayout {
@@ -112,6 +154,9 @@ pub fn encode(call: &EncodeCall<'_>, output: &mut [u8]) -> Result<usize> {
 
 /// Runs the decoder: fills `output` (exactly one block) and returns its length.
 pub fn decode(call: &DecodeCall<'_>, output: &mut [u8]) -> Result<usize> {
+    if engine::is_predictive_block(call.input) {
+        return engine::decode_block(call.input, call.typesize, output);
+    }
     let codebook = call.codebook.ok_or(Error::MissingCodebook)?;
     let cb = cache::prepared_for_block(codebook, call.input)?;
     decode_block(&cb, call.input, call.typesize, output)

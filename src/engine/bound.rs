@@ -158,10 +158,7 @@ impl ErrorBound {
 
     /// Whether resolving needs the value range.
     pub fn needs_range(&self) -> bool {
-        matches!(
-            self,
-            ErrorBound::RelError { .. } | ErrorBound::Psnr { .. }
-        )
+        matches!(self, ErrorBound::RelError { .. } | ErrorBound::Psnr { .. })
     }
 
     /// The bound blocks are coded to, given the whole array's finite value range
@@ -183,9 +180,7 @@ impl ErrorBound {
         match *self {
             ErrorBound::MaxError { max_error } => Ok(BlockBound::Absolute { max_error }),
             ErrorBound::RelError { rel_error } => from_range(rel_error * range),
-            ErrorBound::Psnr { psnr } => {
-                from_range(range * 3f64.sqrt() * 10f64.powf(-psnr / 20.0))
-            }
+            ErrorBound::Psnr { psnr } => from_range(range * 3f64.sqrt() * 10f64.powf(-psnr / 20.0)),
             ErrorBound::PwRelError {
                 pw_rel_error,
                 max_error,

@@ -148,21 +148,14 @@ mod tests {
     #[test]
     fn log2_and_exp2_are_accurate() {
         for &a in &[
-            1.0,
-            2.0,
-            3.0,
-            0.1,
-            1e-300,
-            5e-324,
-            1e300,
-            1e308,
-            1.4142135,
-            0.7071,
-            123456.789,
+            1.0, 2.0, 3.0, 0.1, 1e-300, 5e-324, 1e300, 1e308, 1.4142135, 0.7071, 123456.789,
         ] {
             let got = log2(a);
             let want = a.log2();
-            assert!((got - want).abs() <= 1e-13 * want.abs().max(1.0), "{a}: {got} {want}");
+            assert!(
+                (got - want).abs() <= 1e-13 * want.abs().max(1.0),
+                "{a}: {got} {want}"
+            );
             let back = exp2(got);
             assert!(((back - a) / a).abs() < 1e-12 || a < 1e-307, "{a}: {back}");
         }

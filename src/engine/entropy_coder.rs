@@ -95,7 +95,9 @@ impl SegmentModel {
         for _ in 0..distinct {
             let s = next + read_varint(input)?;
             if s >= alphabet as u64 {
-                return Err(Error::CorruptBlock(format!("symbol {s} in an entropy model")));
+                return Err(Error::CorruptBlock(format!(
+                    "symbol {s} in an entropy model"
+                )));
             }
             symbols.push(s as u16);
             next = s + 1;
@@ -216,7 +218,9 @@ pub fn decode(
     symbols.clear();
     let n_segments = read_varint(input)? as usize;
     if n_segments > MAX_SEGMENTS {
-        return Err(Error::CorruptBlock(format!("{n_segments} entropy segments")));
+        return Err(Error::CorruptBlock(format!(
+            "{n_segments} entropy segments"
+        )));
     }
     let mut segments = Vec::with_capacity(n_segments);
     let mut total = 0usize;
@@ -247,9 +251,10 @@ pub fn decode(
     let mut coder = if words.is_empty() {
         None
     } else {
-        Some(DefaultAnsCoder::from_compressed(words).map_err(|_| {
-            Error::CorruptBlock("the entropy-coded symbols are corrupt".into())
-        })?)
+        Some(
+            DefaultAnsCoder::from_compressed(words)
+                .map_err(|_| Error::CorruptBlock("the entropy-coded symbols are corrupt".into()))?,
+        )
     };
     symbols.reserve(total);
     for (len, model) in segments {
@@ -331,7 +336,11 @@ impl RawBitWriter {
     /// Starts empty, reusing `bytes`' allocation.
     pub fn new(mut bytes: Vec<u8>) -> Self {
         bytes.clear();
-        RawBitWriter { bytes, acc: 0, n: 0 }
+        RawBitWriter {
+            bytes,
+            acc: 0,
+            n: 0,
+        }
     }
 
     /// Appends the low `count` (≤ 32) bits of `value`.

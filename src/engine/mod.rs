@@ -35,9 +35,9 @@ pub mod entropy_coder;
 pub mod mask;
 pub mod predictor;
 pub mod quantizer;
+pub mod settings;
 
 use crate::entropy::{read_varint, write_varint};
-use std::borrow::Cow;
 use crate::error::{Error, Result};
 use crate::tiles::geometry::MAX_DIMS;
 use crate::tiles::Dtype;
@@ -46,6 +46,7 @@ use domain::Domain;
 use entropy_coder::{RawBitReader, RawBitWriter};
 use predictor::Predictor;
 use quantizer::{LevelSteps, ALPHABET, RADIUS, UNPREDICTABLE};
+use std::borrow::Cow;
 
 /// The block format of predictive blocks.
 pub const FORMAT_VERSION: u8 = 4;
@@ -227,9 +228,7 @@ pub fn encode_block(
     if total - n > MAX_PADDING {
         return Ok(None); // the decoder would refuse so much padding: store the block raw
     }
-    with_scratch(|s| {
-        encode_with(input, dtype, &coded_shape, n, total, bound, output, s)
-    })
+    with_scratch(|s| encode_with(input, dtype, &coded_shape, n, total, bound, output, s))
 }
 
 fn encode_with(
@@ -304,13 +303,14 @@ fn encode_with(
         BlockBound::PointwiseRelative { rel, .. } => {
             let dom = domain::Log { dtype, rel };
             s.target.clear();
-            s.target.extend(s.values.iter().zip(&s.classes).map(|(&v, &c)| {
-                if c == mask::CODED {
-                    dom.forward(v)
-                } else {
-                    0.0
-                }
-            }));
+            s.target
+                .extend(s.values.iter().zip(&s.classes).map(|(&v, &c)| {
+                    if c == mask::CODED {
+                        dom.forward(v)
+                    } else {
+                        0.0
+                    }
+                }));
             choose_and_code(&dom, &bound, &squeezed, dtype, s)
         }
     };
@@ -633,10 +633,18 @@ pub struct BlockInfo {
 
 /// Reads a predictive block's header; returns it and the length read.
 pub fn read_header(input: &[u8]) -> Result<(BlockInfo, usize)> {
-    let truncated = || Error::TruncatedBlock(format!("{} bytes, shorter than a block header", input.len()));
+    let truncated = || {
+        Error::TruncatedBlock(format!(
+            "{} bytes, shorter than a block header",
+            input.len()
+        ))
+    };
     let fixed = input.get(..11).ok_or_else(truncated)?;
     if fixed[0] != FORMAT_VERSION {
-        return Err(Error::CorruptBlock(format!("format {} is not a predictive block", fixed[0])));
+        return Err(Error::CorruptBlock(format!(
+            "format {} is not a predictive block",
+            fixed[0]
+        )));
     }
     let dtype = Dtype::from_code(fixed[1])
         .ok_or_else(|| Error::CorruptBlock(format!("unknown dtype code {}", fixed[1])))?;
@@ -644,7 +652,9 @@ pub fn read_header(input: &[u8]) -> Result<(BlockInfo, usize)> {
         .ok_or_else(|| Error::CorruptBlock(format!("unknown predictor {}", fixed[3])))?;
     let schedule = fixed[4] as usize;
     if schedule >= quantizer::LEVEL_SCHEDULES.len() {
-        return Err(Error::CorruptBlock(format!("unknown level schedule {schedule}")));
+        return Err(Error::CorruptBlock(format!(
+            "unknown level schedule {schedule}"
+        )));
     }
     let flags = fixed[5];
     if flags & !(FLAG_CLASSES | FLAG_SIGNS | FLAG_NON_FINITE) != 0 {
@@ -660,7 +670,9 @@ pub fn read_header(input: &[u8]) -> Result<(BlockInfo, usize)> {
     for _ in 0..ndim {
         let d = read_varint(&mut rest)?;
         if d == 0 || d > u64::from(u32::MAX) {
-            return Err(Error::CorruptBlock(format!("dimension {d} in the coded shape")));
+            return Err(Error::CorruptBlock(format!(
+                "dimension {d} in the coded shape"
+            )));
         }
         shape.push(d as usize);
     }
@@ -691,7 +703,9 @@ pub fn read_header(input: &[u8]) -> Result<(BlockInfo, usize)> {
         .check()
         .map_err(|e| Error::CorruptBlock(format!("the block's bound: {e}")))?;
     if flags & FLAG_SIGNS != 0 && !matches!(bound, BlockBound::PointwiseRelative { .. }) {
-        return Err(Error::CorruptBlock("signs in an absolute-bound block".into()));
+        return Err(Error::CorruptBlock(
+            "signs in an absolute-bound block".into(),
+        ));
     }
     if !predictor.supports(predictor::squeeze(&shape).len()) {
         return Err(Error::CorruptBlock(format!(
@@ -724,7 +738,11 @@ fn bound_len(bound: &BlockBound) -> usize {
 /// Decodes a predictive block into `output` (exactly the block's size in bytes: the coded
 /// shape's values, or fewer for the short last block of a chunk). `host_typesize`, when
 /// known, must match the block's dtype.
-pub fn decode_block(input: &[u8], host_typesize: Option<usize>, output: &mut [u8]) -> Result<usize> {
+pub fn decode_block(
+    input: &[u8],
+    host_typesize: Option<usize>,
+    output: &mut [u8],
+) -> Result<usize> {
     let (info, body_start) = read_header(input)?;
     let body = &input[body_start..];
     if xxhash_rust::xxh3::xxh3_64(body) as u32 != info.checksum {
@@ -782,7 +800,9 @@ fn decode_with(
     if info.flags & FLAG_SIGNS != 0 {
         let bits = get_section(&mut rest, total.div_ceil(8))?;
         if bits.len() != total.div_ceil(8) {
-            return Err(Error::CorruptBlock("the sign bits do not cover the block".into()));
+            return Err(Error::CorruptBlock(
+                "the sign bits do not cover the block".into(),
+            ));
         }
         s.negative
             .extend((0..total).map(|i| bits[i / 8] >> (i % 8) & 1 == 1));
@@ -791,17 +811,23 @@ fn decode_with(
     let non_finite: Cow<'_, [u8]> = if info.flags & FLAG_NON_FINITE != 0 {
         let bytes = get_section(&mut rest, n_non_finite * size)?;
         if bytes.len() != n_non_finite * size {
-            return Err(Error::CorruptBlock("the non-finite values do not match their places".into()));
+            return Err(Error::CorruptBlock(
+                "the non-finite values do not match their places".into(),
+            ));
         }
         bytes
     } else {
         if n_non_finite > 0 {
-            return Err(Error::CorruptBlock("non-finite places without values".into()));
+            return Err(Error::CorruptBlock(
+                "non-finite places without values".into(),
+            ));
         }
         Cow::Borrowed(&[])
     };
     if s.classes[n..].contains(&mask::NON_FINITE) {
-        return Err(Error::CorruptBlock("non-finite values in the padding".into()));
+        return Err(Error::CorruptBlock(
+            "non-finite values in the padding".into(),
+        ));
     }
     let n_coded = s.classes.iter().filter(|&&c| c == mask::CODED).count();
     let coded = get_section(&mut rest, 4 * total + 1024)?;
@@ -817,7 +843,9 @@ fn decode_with(
     let n_exact = s.symbols.iter().filter(|&&x| x == UNPREDICTABLE).count();
     let exact_bytes = get_section(&mut rest, n_exact * size)?;
     if exact_bytes.len() != n_exact * size {
-        return Err(Error::CorruptBlock("the exact values do not match their symbols".into()));
+        return Err(Error::CorruptBlock(
+            "the exact values do not match their symbols".into(),
+        ));
     }
     s.exact.clear();
     s.exact.resize(n_exact, 0.0);
@@ -826,7 +854,10 @@ fn decode_with(
         return Err(Error::CorruptBlock("a non-finite exact value".into()));
     }
     if !rest.is_empty() {
-        return Err(Error::CorruptBlock(format!("{} bytes after the last section", rest.len())));
+        return Err(Error::CorruptBlock(format!(
+            "{} bytes after the last section",
+            rest.len()
+        )));
     }
     let shape = predictor::squeeze(&info.shape);
     let mut reader = RawBitReader::new(&raw);
@@ -841,13 +872,19 @@ fn decode_with(
         }
         BlockBound::PointwiseRelative { rel, .. } => {
             if n_exact > 0 && s.exact.contains(&0.0) {
-                return Err(Error::CorruptBlock("an exact zero among log-coded values".into()));
+                return Err(Error::CorruptBlock(
+                    "an exact zero among log-coded values".into(),
+                ));
             }
             let dom = domain::Log { dtype, rel };
             decode_pass(&dom, info.choice, &shape, s, &mut reader);
             for (i, c) in s.classes.iter().enumerate() {
                 if *c == mask::ZERO {
-                    s.values[i] = if s.negative.get(i) == Some(&true) { -0.0 } else { 0.0 };
+                    s.values[i] = if s.negative.get(i) == Some(&true) {
+                        -0.0
+                    } else {
+                        0.0
+                    };
                 }
             }
         }
@@ -857,7 +894,11 @@ fn decode_with(
     }
     dtype.write_f64(&s.values[..n], output);
     let mut k = 0;
-    for (i, _) in s.classes[..n].iter().enumerate().filter(|(_, &c)| c == mask::NON_FINITE) {
+    for (i, _) in s.classes[..n]
+        .iter()
+        .enumerate()
+        .filter(|(_, &c)| c == mask::NON_FINITE)
+    {
         output[i * size..(i + 1) * size].copy_from_slice(&non_finite[k * size..(k + 1) * size]);
         k += 1;
     }
@@ -871,7 +912,11 @@ fn decode_pass<D: Domain>(
     s: &mut Scratch,
     reader: &mut RawBitReader<'_>,
 ) {
-    let steps = LevelSteps::new(dom.domain_bound(), choice.predictor.levels(shape), choice.schedule);
+    let steps = LevelSteps::new(
+        dom.domain_bound(),
+        choice.predictor.levels(shape),
+        choice.schedule,
+    );
     let (step, classes, symbols, exact, negative, values) = (
         &steps.step,
         &s.classes,
@@ -882,25 +927,27 @@ fn decode_pass<D: Domain>(
     );
     let has_signs = !negative.is_empty();
     let (mut k, mut e) = (0usize, 0usize);
-    choice.predictor.traverse(shape, &mut s.work, |i, pred, level| {
-        if classes[i] != mask::CODED {
-            return if pred.is_finite() { pred } else { 0.0 };
-        }
-        // The counts were checked: one symbol per coded value, one exact value per
-        // unpredictable symbol.
-        let symbol = symbols[k];
-        k += 1;
-        if symbol == UNPREDICTABLE {
-            let x = exact[e];
-            e += 1;
-            values[i] = x;
-            return dom.forward(x);
-        }
-        let q = quantizer::from_symbol(symbol, reader.get(quantizer::raw_bits(symbol)));
-        let kept = dom.keep(pred + step[level as usize] * q as f64);
-        values[i] = dom.output(kept, has_signs && negative[i]);
-        kept
-    });
+    choice
+        .predictor
+        .traverse(shape, &mut s.work, |i, pred, level| {
+            if classes[i] != mask::CODED {
+                return if pred.is_finite() { pred } else { 0.0 };
+            }
+            // The counts were checked: one symbol per coded value, one exact value per
+            // unpredictable symbol.
+            let symbol = symbols[k];
+            k += 1;
+            if symbol == UNPREDICTABLE {
+                let x = exact[e];
+                e += 1;
+                values[i] = x;
+                return dom.forward(x);
+            }
+            let q = quantizer::from_symbol(symbol, reader.get(quantizer::raw_bits(symbol)));
+            let kept = dom.keep(pred + step[level as usize] * q as f64);
+            values[i] = dom.output(kept, has_signs && negative[i]);
+            kept
+        });
 }
 
 #[cfg(test)]

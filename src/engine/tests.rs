@@ -7,7 +7,10 @@ use super::*;
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -68,7 +71,10 @@ fn smooth(shape: &[usize], seed: u64) -> Vec<f64> {
     let (a, b) = (rng.next() * 3.0, rng.next() * 5.0);
     (0..n)
         .map(|i| {
-            let (r, c) = ((i / shape[shape.len() - 1]) as f64, (i % shape[shape.len() - 1]) as f64);
+            let (r, c) = (
+                (i / shape[shape.len() - 1]) as f64,
+                (i % shape[shape.len() - 1]) as f64,
+            );
             (r * 0.05 + a).sin() * (c * 0.07 + b).cos() * 10.0 + 0.01 * rng.next()
         })
         .collect()
@@ -76,11 +82,22 @@ fn smooth(shape: &[usize], seed: u64) -> Vec<f64> {
 
 #[test]
 fn smooth_fields_hold_the_bound_in_every_dtype_and_shape() {
-    for shape in [vec![4096], vec![64, 64], vec![1, 40, 33], vec![16, 16, 16], vec![3, 5, 7, 9]] {
+    for shape in [
+        vec![4096],
+        vec![64, 64],
+        vec![1, 40, 33],
+        vec![16, 16, 16],
+        vec![3, 5, 7, 9],
+    ] {
         let values = smooth(&shape, 7);
         for dtype in [Dtype::Float32, Dtype::Float64, Dtype::Float16] {
             for e in [1e-1, 1e-3, 1e-6] {
-                round_trip(&values, dtype, &shape, BlockBound::Absolute { max_error: e });
+                round_trip(
+                    &values,
+                    dtype,
+                    &shape,
+                    BlockBound::Absolute { max_error: e },
+                );
             }
         }
     }
@@ -90,8 +107,17 @@ fn smooth_fields_hold_the_bound_in_every_dtype_and_shape() {
 fn smooth_data_compresses_far_below_raw() {
     let shape = [128, 128];
     let values = smooth(&shape, 3);
-    let len = round_trip(&values, Dtype::Float32, &shape, BlockBound::Absolute { max_error: 1e-2 });
-    assert!(len * 8 < values.len() * 4, "{len} bytes for {} values", values.len());
+    let len = round_trip(
+        &values,
+        Dtype::Float32,
+        &shape,
+        BlockBound::Absolute { max_error: 1e-2 },
+    );
+    assert!(
+        len * 8 < values.len() * 4,
+        "{len} bytes for {} values",
+        values.len()
+    );
 }
 
 #[test]
@@ -116,8 +142,18 @@ fn noise_spikes_constants_and_tiny_bounds() {
     // Integers.
     let ints: Vec<f64> = (0..n).map(|i| (i % 251) as f64).collect();
     for e in [0.4, 1.0, 7.5] {
-        round_trip(&ints, Dtype::Uint8, &shape, BlockBound::Absolute { max_error: e });
-        round_trip(&ints, Dtype::Uint16, &shape, BlockBound::Absolute { max_error: e });
+        round_trip(
+            &ints,
+            Dtype::Uint8,
+            &shape,
+            BlockBound::Absolute { max_error: e },
+        );
+        round_trip(
+            &ints,
+            Dtype::Uint16,
+            &shape,
+            BlockBound::Absolute { max_error: e },
+        );
     }
 }
 
@@ -138,12 +174,20 @@ fn nan_and_infinities_come_back_bit_exact() {
         }
     }
     for dtype in [Dtype::Float32, Dtype::Float64, Dtype::Float16] {
-        round_trip(&values, dtype, &shape, BlockBound::Absolute { max_error: 1e-3 });
         round_trip(
             &values,
             dtype,
             &shape,
-            BlockBound::PointwiseRelative { rel: 1e-2, floor: 0.0 },
+            BlockBound::Absolute { max_error: 1e-3 },
+        );
+        round_trip(
+            &values,
+            dtype,
+            &shape,
+            BlockBound::PointwiseRelative {
+                rel: 1e-2,
+                floor: 0.0,
+            },
         );
     }
     // A NaN payload survives.
@@ -151,9 +195,15 @@ fn nan_and_infinities_come_back_bit_exact() {
     let mut input = to_bytes(Dtype::Float32, &smooth(&[256], 1));
     input[40..44].copy_from_slice(&payload.to_ne_bytes());
     let mut packed = vec![0u8; 4096];
-    let (len, _) = encode_block(&input, Dtype::Float32, &[256], BlockBound::Absolute { max_error: 0.1 }, &mut packed)
-        .unwrap()
-        .unwrap();
+    let (len, _) = encode_block(
+        &input,
+        Dtype::Float32,
+        &[256],
+        BlockBound::Absolute { max_error: 0.1 },
+        &mut packed,
+    )
+    .unwrap()
+    .unwrap();
     let mut out = vec![0u8; input.len()];
     decode_block(&packed[..len], Some(4), &mut out).unwrap();
     assert_eq!(&out[40..44], &payload.to_ne_bytes());
@@ -197,16 +247,44 @@ fn pointwise_relative_spans_decades_and_keeps_zeros() {
         .collect();
     for rel in [0.1, 1e-3] {
         for dtype in [Dtype::Float32, Dtype::Float64] {
-            round_trip(&values, dtype, &shape, BlockBound::PointwiseRelative { rel, floor: 0.0 });
+            round_trip(
+                &values,
+                dtype,
+                &shape,
+                BlockBound::PointwiseRelative { rel, floor: 0.0 },
+            );
         }
     }
     // 30 decades with an absolute floor.
-    let decades: Vec<f64> = (0..4096).map(|i| 10f64.powf(-15.0 + 30.0 * (i as f64 / 4096.0))).collect();
-    round_trip(&decades, Dtype::Float64, &[4096], BlockBound::PointwiseRelative { rel: 0.01, floor: 1e-10 });
-    round_trip(&decades, Dtype::Float64, &[64, 64], BlockBound::Absolute { max_error: 1e-3 });
+    let decades: Vec<f64> = (0..4096)
+        .map(|i| 10f64.powf(-15.0 + 30.0 * (i as f64 / 4096.0)))
+        .collect();
+    round_trip(
+        &decades,
+        Dtype::Float64,
+        &[4096],
+        BlockBound::PointwiseRelative {
+            rel: 0.01,
+            floor: 1e-10,
+        },
+    );
+    round_trip(
+        &decades,
+        Dtype::Float64,
+        &[64, 64],
+        BlockBound::Absolute { max_error: 1e-3 },
+    );
     let mut with_neg_zero = decades.clone();
     with_neg_zero[5] = -0.0;
-    round_trip(&with_neg_zero, Dtype::Float64, &[4096], BlockBound::PointwiseRelative { rel: 0.01, floor: 0.0 });
+    round_trip(
+        &with_neg_zero,
+        Dtype::Float64,
+        &[4096],
+        BlockBound::PointwiseRelative {
+            rel: 0.01,
+            floor: 0.0,
+        },
+    );
 }
 
 #[test]
@@ -216,16 +294,25 @@ fn short_last_blocks_decode_to_their_length() {
     for n in [1, 63, 64, 65, 500, 1023] {
         let input = to_bytes(Dtype::Float32, &values[..n]);
         let mut packed = vec![0u8; 8192];
-        let (len, _) = encode_block(&input, Dtype::Float32, &shape, BlockBound::Absolute { max_error: 1e-3 }, &mut packed)
-            .unwrap()
-            .unwrap();
+        let (len, _) = encode_block(
+            &input,
+            Dtype::Float32,
+            &shape,
+            BlockBound::Absolute { max_error: 1e-3 },
+            &mut packed,
+        )
+        .unwrap()
+        .unwrap();
         let mut out = vec![0u8; input.len()];
         decode_block(&packed[..len], Some(4), &mut out).unwrap();
         let mut got = vec![0f64; n];
         Dtype::Float32.read_f64(&out, &mut got);
         let mut orig = vec![0f64; n];
         Dtype::Float32.read_f64(&input, &mut orig);
-        assert!(got.iter().zip(&orig).all(|(a, b)| (a - b).abs() <= 1e-3), "{n}");
+        assert!(
+            got.iter().zip(&orig).all(|(a, b)| (a - b).abs() <= 1e-3),
+            "{n}"
+        );
         // The wrong output size is refused.
         let mut wrong = vec![0u8; input.len() + 64 * 4];
         assert!(decode_block(&packed[..len], Some(4), &mut wrong).is_err());
@@ -240,10 +327,14 @@ fn output_is_deterministic_and_corruption_is_an_error() {
     let bound = BlockBound::Absolute { max_error: 1e-3 };
     let mut a = vec![0u8; 65536];
     let mut b = vec![0u8; 65536];
-    let (la, _) = encode_block(&input, Dtype::Float32, &shape, bound, &mut a).unwrap().unwrap();
+    let (la, _) = encode_block(&input, Dtype::Float32, &shape, bound, &mut a)
+        .unwrap()
+        .unwrap();
     let (lb, _) = std::thread::spawn(move || {
         let mut b2 = vec![0u8; 65536];
-        let r = encode_block(&input, Dtype::Float32, &shape, bound, &mut b2).unwrap().unwrap();
+        let r = encode_block(&input, Dtype::Float32, &shape, bound, &mut b2)
+            .unwrap()
+            .unwrap();
         (r, b2)
     })
     .join()
@@ -273,11 +364,22 @@ fn bad_bounds_are_refused() {
     let mut out = vec![0u8; 1024];
     for bound in [
         BlockBound::Absolute { max_error: 0.0 },
-        BlockBound::Absolute { max_error: f64::NAN },
+        BlockBound::Absolute {
+            max_error: f64::NAN,
+        },
         BlockBound::Absolute { max_error: -1.0 },
-        BlockBound::PointwiseRelative { rel: 0.0, floor: 0.0 },
-        BlockBound::PointwiseRelative { rel: 0.1, floor: -1.0 },
+        BlockBound::PointwiseRelative {
+            rel: 0.0,
+            floor: 0.0,
+        },
+        BlockBound::PointwiseRelative {
+            rel: 0.1,
+            floor: -1.0,
+        },
     ] {
-        assert!(encode_block(&input, Dtype::Float32, &[16], bound, &mut out).is_err(), "{bound:?}");
+        assert!(
+            encode_block(&input, Dtype::Float32, &[16], bound, &mut out).is_err(),
+            "{bound:?}"
+        );
     }
 }

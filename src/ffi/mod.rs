@@ -9,10 +9,12 @@
 pub mod abi;
 pub mod host;
 mod inspect;
+mod settings;
 mod train;
 
 pub use host::{blosc2_vq_host_blosc2_version, blosc2_vq_set_host_blosc2_version};
 pub use inspect::*;
+pub use settings::*;
 pub use train::*;
 
 use crate::codec::{self, DecodeCall, EncodeCall};

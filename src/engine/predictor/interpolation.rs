@@ -57,16 +57,7 @@ pub fn traverse(
             counter[..outer.len()].fill(0);
             let mut base = 0usize;
             'lines: loop {
-                line(
-                    work,
-                    base,
-                    strides[d],
-                    n,
-                    s,
-                    cubic,
-                    level,
-                    &mut visit,
-                );
+                line(work, base, strides[d], n, s, cubic, level, &mut visit);
                 for (c, &(count, step)) in counter.iter_mut().zip(&outer) {
                     *c += 1;
                     base += step;

@@ -30,13 +30,14 @@ pub fn traverse(shape: &[usize], work: &mut [f64], mut visit: impl FnMut(usize, 
         }
         [n0, n1, n2] => {
             let plane = n1 * n2;
-            let get = |work: &[f64], i: usize, j: usize, k: usize, di: usize, dj: usize, dk: usize| {
-                if i < di || j < dj || k < dk {
-                    0.0
-                } else {
-                    work[(i - di) * plane + (j - dj) * n2 + (k - dk)]
-                }
-            };
+            let get =
+                |work: &[f64], i: usize, j: usize, k: usize, di: usize, dj: usize, dk: usize| {
+                    if i < di || j < dj || k < dk {
+                        0.0
+                    } else {
+                        work[(i - di) * plane + (j - dj) * n2 + (k - dk)]
+                    }
+                };
             for i in 0..n0 {
                 for j in 0..n1 {
                     for k in 0..n2 {

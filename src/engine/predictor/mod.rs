@@ -177,7 +177,10 @@ mod tests {
                 let n: usize = shape.iter().product();
                 let mut work = vec![f64::NAN; n];
                 p.traverse(&shape, &mut work, |i, pred, _| {
-                    assert!(!pred.is_nan(), "{p:?} on {shape:?} read an unvisited value at {i}");
+                    assert!(
+                        !pred.is_nan(),
+                        "{p:?} on {shape:?} read an unvisited value at {i}"
+                    );
                     i as f64
                 });
             }
