@@ -1,10 +1,12 @@
 """blosc2-vq: a vector-quantization lossy codec plugin for Blosc2.
 
     import blosc2, blosc2_vq
-    blosc2_vq.register()                                   # once per process
+    arr = blosc2_vq.compress(field, max_error=1e-3)        # no training: every value within 1e-3
+    rec = arr[:]
+    blosc2_vq.info(arr)                                    # the bound, the mode, bits per value
+
     cb = blosc2_vq.train(images, model="aa", n_prototypes=36, tile=(4, 4), n_samples=1000, seed=0)
     arr = blosc2_vq.compress(images, cb, chunks=(1, 64, 64), blocks=(1, 64, 64))
-    rec = arr[:]
 
 The codec itself is the package's `libblosc2_vq.so`, loaded when the package is imported:
 c-blosc2 then finds it by name (`dlopen("libblosc2_vq.so")`), from any interpreter, activated
@@ -23,11 +25,13 @@ from ._codec import (
     codec_error_count,
     compress,
     cparams,
+    info,
     last_error,
     libpath,
     print_libpath,
     register,
 )
+from ._bounds import default_blocks
 from ._train import train, train_defaults
 
 __version__ = "0.1.0"
@@ -41,6 +45,8 @@ __all__ = [
     "codec_error_count",
     "compress",
     "cparams",
+    "default_blocks",
+    "info",
     "last_error",
     "libpath",
     "print_libpath",

@@ -88,36 +88,71 @@ def last_error(since: int | None = None) -> str:
 
 def compress(
     data: Any,
-    codebook: CodebookLike,
+    codebook: CodebookLike | None = None,
     chunks: tuple[int, ...] | None = None,
     blocks: tuple[int, ...] | None = None,
     codec_id: int = DEFAULT_CODEC_ID,
     nthreads: int | None = None,
     codec_meta: int = 0,
     max_error: float | None = None,
+    *,
+    rel_error: float | None = None,
+    pw_rel_error: float | None = None,
+    psnr: float | None = None,
     **kwargs: Any,
 ) -> Any:
-    """`blosc2.asarray(data, ...)` with the vq codec and `codebook` in the `vq` metalayer;
-    returns the `blosc2.NDArray`. `codebook` is any form `Codebook.from_bytes` takes (bytes,
-    bytearray, memoryview, the dict `arr.schunk.meta["vq"]` gives back, or a `Codebook`). A
-    failure of c-blosc2 raises `VQError`: with the codec's message when the codec failed
-    during this call, else saying why c-blosc2 failed if it can tell. `max_error=e` codes
-    every block to that error bound (a residual codebook; the frame stores the codebook
-    re-sealed with it), overriding the codebook's. Extra keyword arguments (e.g. `urlpath`)
-    go to `blosc2.asarray`."""
-    import blosc2
+    """Compresses `data` with the vq codec into a `blosc2.NDArray` (`blosc2.asarray` with
+    the codec's cparams and the `vq` metalayer).
 
-    parsed = Codebook.from_bytes(codebook)  # a clear error before any compression starts
-    if max_error is not None:
-        parsed = parsed.with_max_error(max_error)
-    if codec_meta and not parsed.has_weights:
-        raise VQError(
-            f"codec_meta {codec_meta} sets the weight bits, but a {parsed.kind} codebook has no "
-            "weights (leave codec_meta at 0)"
-        )
-    register(codec_id)
+    Without a codebook (the default) it needs an error bound, named as SZ names them:
+    `max_error` (absolute), `rel_error` (of the finite value range), `pw_rel_error`
+    (point-wise relative; zeros stay exact, and `max_error` may go with it as the absolute
+    floor) or `psnr` (dB over the range). Blocks are then predicted from their decoded
+    neighbours and coded so that every value is within the bound; NaN and infinities come
+    back bit-exact. Chunks and blocks default to shapes that give the predictor room
+    (`default_blocks`).
+
+    With a `codebook` (any form `Codebook.from_bytes` takes) the codebook codes the blocks;
+    `max_error=e` then re-seals a residual codebook with that bound.
+
+    A failure of c-blosc2 raises `VQError` with the codec's message when the codec failed
+    during this call. Extra keyword arguments (e.g. `urlpath`) go to `blosc2.asarray`."""
+    import blosc2
+    import numpy as np
+
+    from . import _bounds
+
     meta = dict(kwargs.pop("meta", {}) or {})
-    meta[CODEC_NAME] = parsed.raw  # the bytes the library just validated
+    if codebook is None:
+        if codec_meta:
+            raise VQError(
+                f"codec_meta {codec_meta} sets a codebook's weight bits; without a codebook leave it at 0"
+            )
+        meta[CODEC_NAME] = _bounds.settings(
+            data, max_error=max_error, rel_error=rel_error, pw_rel_error=pw_rel_error, psnr=psnr
+        )
+        if chunks is None or blocks is None:
+            shape = tuple(np.shape(data))
+            itemsize = np.dtype(getattr(data, "dtype", np.float64)).itemsize
+            default_chunks, default_blocks = _bounds.default_blocks(shape, itemsize)
+            chunks = default_chunks if chunks is None else chunks
+            blocks = default_blocks if blocks is None else blocks
+    else:
+        if rel_error is not None or pw_rel_error is not None or psnr is not None:
+            raise VQError(
+                "rel_error, pw_rel_error and psnr are bounds of the codebook-free mode: leave the "
+                "codebook out (a codebook takes max_error)"
+            )
+        parsed = Codebook.from_bytes(codebook)  # a clear error before any compression starts
+        if max_error is not None:
+            parsed = parsed.with_max_error(max_error)
+        if codec_meta and not parsed.has_weights:
+            raise VQError(
+                f"codec_meta {codec_meta} sets the weight bits, but a {parsed.kind} codebook has no "
+                "weights (leave codec_meta at 0)"
+            )
+        meta[CODEC_NAME] = parsed.raw  # the bytes the library just validated
+    register(codec_id)
     errors_before = codec_error_count()
     try:
         return blosc2.asarray(
@@ -130,6 +165,34 @@ def compress(
         if message:
             raise VQError(message) from e
         raise VQError(f"c-blosc2 failed without a codec error ({type(e).__name__}: {e}){_loading_hint()}") from e
+
+
+def info(array: Any) -> dict[str, Any]:
+    """What a compressed array carries: `{"mode": "predictive", "requested": ..., "bound":
+    ..., "value_range": ...}` for the codebook-free mode, `{"mode": "codebook", "kind":
+    ...}` for a codebook, plus `chunks`, `blocks`, `cbytes` and `bits_per_value` (chunks)."""
+    from . import _bounds
+
+    schunk = array.schunk
+    meta = schunk.meta[CODEC_NAME]
+    described = _bounds.describe(meta)
+    out: dict[str, Any]
+    if described is not None:
+        out = {
+            "mode": "predictive",
+            "requested": described.get("requested"),
+            "bound": described.get("bound"),
+            "value_range": described.get("value_range"),
+        }
+    else:
+        out = {"mode": "codebook", "kind": Codebook.from_bytes(meta).kind}
+    out.update(
+        chunks=tuple(array.chunks),
+        blocks=tuple(array.blocks),
+        cbytes=int(schunk.cbytes),
+        bits_per_value=8.0 * schunk.cbytes / max(1, array.size),
+    )
+    return out
 
 
 def _loading_hint() -> str:

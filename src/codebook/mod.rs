@@ -628,7 +628,7 @@ fn is_one(v: &u32) -> bool {
 }
 
 /// Strips a MessagePack `bin` header if the bytes are one whole `bin` object.
-fn unwrap_bin(bytes: &[u8]) -> Result<&[u8]> {
+pub(crate) fn unwrap_bin(bytes: &[u8]) -> Result<&[u8]> {
     let (len, header) = match bytes.first() {
         Some(0xc4) if bytes.len() >= 2 => (bytes[1] as usize, 2),
         Some(0xc5) if bytes.len() >= 3 => (u16::from_be_bytes([bytes[1], bytes[2]]) as usize, 3),

@@ -81,7 +81,9 @@ impl Settings {
     /// Parses and checks settings bytes.
     pub fn from_msgpack(bytes: &[u8]) -> Result<Self> {
         let bad = |why: String| Error::InvalidCodebook(format!("compression settings: {why}"));
-        let s: Settings = rmp_serde::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        // python-blosc2 stores `meta={"vq": some_bytes}` wrapped in a MessagePack `bin`.
+        let inner = crate::codebook::unwrap_bin(bytes).map_err(|e| bad(e.to_string()))?;
+        let s: Settings = rmp_serde::from_slice(inner).map_err(|e| bad(e.to_string()))?;
         if s.format != SETTINGS_FORMAT {
             return Err(bad(format!("format {:?}", s.format)));
         }

@@ -1,0 +1,137 @@
+"""Error bounds named as in Rust, C and the CLI (`max_error`, `rel_error`, `pw_rel_error`,
+`psnr`), and the compression settings that make the codec work without a codebook."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+from . import _clib
+from ._checks import VQError
+
+
+class ErrorBound(ctypes.Structure):
+    """blosc2_vq_error_bound (0 means "not given")."""
+
+    _fields_ = [
+        ("max_error", ctypes.c_double),
+        ("rel_error", ctypes.c_double),
+        ("pw_rel_error", ctypes.c_double),
+        ("psnr", ctypes.c_double),
+    ]
+
+
+_settings_new = _clib.lib().blosc2_vq_settings_new
+_settings_new.argtypes = [
+    ctypes.POINTER(ErrorBound),
+    ctypes.c_void_p,
+    ctypes.c_int32,
+    ctypes.c_int64,
+    ctypes.POINTER(ctypes.POINTER(ctypes.c_uint8)),
+    ctypes.POINTER(ctypes.c_int64),
+]
+_settings_new.restype = ctypes.c_int
+
+
+def _given(name: str, value: float | None) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise VQError(f"invalid parameter `{name}`: {value!r} is not a number")
+    if value == 0:
+        raise VQError(f"invalid parameter `{name}`: 0: the bound must be positive (leave it out instead)")
+    return float(value)
+
+
+def settings(
+    data: Any,
+    max_error: float | None = None,
+    rel_error: float | None = None,
+    pw_rel_error: float | None = None,
+    psnr: float | None = None,
+) -> bytes:
+    """The `vq` metalayer content that compresses `data` without a codebook to the bound:
+    exactly one of `max_error`, `rel_error` (of the finite value range), `pw_rel_error`
+    (point-wise, `max_error` then being its absolute floor) and `psnr` (dB over the range).
+    `VQError` for a bad or missing bound."""
+    import numpy as np
+
+    bound = ErrorBound(
+        _given("max_error", max_error),
+        _given("rel_error", rel_error),
+        _given("pw_rel_error", pw_rel_error),
+        _given("psnr", psnr),
+    )
+    values = None
+    if rel_error is not None or psnr is not None:
+        values = np.ascontiguousarray(data)
+        if values.dtype != np.float64:
+            values = values.astype(np.float32 if values.dtype.itemsize <= 4 else np.float64)
+    out = ctypes.POINTER(ctypes.c_uint8)()
+    out_len = ctypes.c_int64()
+    if values is None:
+        rc = _settings_new(ctypes.byref(bound), None, 0, 0, ctypes.byref(out), ctypes.byref(out_len))
+    else:
+        dtype = _clib.DTYPE_FLOAT64 if values.dtype == np.float64 else _clib.DTYPE_FLOAT32
+        rc = _settings_new(
+            ctypes.byref(bound),
+            values.ctypes.data_as(ctypes.c_void_p),
+            dtype,
+            values.size,
+            ctypes.byref(out),
+            ctypes.byref(out_len),
+        )
+    if rc < 0:
+        raise VQError(_clib.last_error_message())
+    return _clib.take(out, out_len)
+
+
+def describe(meta: Any) -> dict[str, Any] | None:
+    """The settings of a `vq` metalayer as a dict (`requested`, `bound`, `value_range`), or
+    None when it holds a codebook."""
+    import msgpack
+
+    raw = bytes(meta) if isinstance(meta, (bytes, bytearray, memoryview)) else None
+    if raw is None:
+        if isinstance(meta, dict) and meta.get("format") == "blosc2-vq settings":
+            return dict(meta)
+        return None
+    if b"blosc2-vq settings" not in raw[:256]:
+        return None
+    parsed = msgpack.unpackb(raw, raw=False)
+    return dict(parsed) if isinstance(parsed, dict) else None
+
+
+def default_blocks(shape: tuple[int, ...], itemsize: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Chunk and block shapes that give the predictor room: blocks of about 2^16 values,
+    as cubic as the shape allows (the last dimensions filled first), chunks of up to 16
+    blocks (about 4 MiB of float32)."""
+    blocks = _grow(shape, 1 << 16)
+    chunks = tuple(max(c, b) for c, b in zip(_grow(shape, 1 << 20), blocks))
+    return chunks, blocks
+
+
+def _grow(shape: tuple[int, ...], target: int) -> tuple[int, ...]:
+    nd = len(shape)
+    if nd == 0:
+        return ()
+    out = [1] * nd
+    # Grow every dimension in turn (last first) by doubling, as long as the product stays
+    # within the target.
+    changed = True
+    while changed:
+        changed = False
+        for d in reversed(range(nd)):
+            if out[d] < shape[d]:
+                nxt = min(out[d] * 2, shape[d])
+                if _prod(out) // out[d] * nxt <= target:
+                    out[d] = nxt
+                    changed = True
+    return tuple(out)
+
+
+def _prod(v: list[int]) -> int:
+    p = 1
+    for x in v:
+        p *= x
+    return p
