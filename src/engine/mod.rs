@@ -56,7 +56,7 @@ const FLAG_SIGNS: u8 = 2;
 const FLAG_NON_FINITE: u8 = 4;
 
 /// Blocks above this many values choose their predictor on a centred sample of about this size.
-const SAMPLE_VALUES: usize = 8192;
+const SAMPLE_VALUES: usize = 4096;
 /// Most values a short block is padded with (a forged shape claiming more is refused).
 const MAX_PADDING: usize = 1 << 20;
 /// The level schedule tried first (then the others, for the chosen interpolation).
@@ -158,8 +158,9 @@ fn code_pass<D: Domain>(
         let l = level as usize;
         let seg = segment(level);
         pass.segments[seg] += 1;
-        let qf = ((t - pred) * inv_step[l]).round();
-        if qf.abs() < RADIUS as f64 {
+        let v = (t - pred) * inv_step[l];
+        if v.abs() < RADIUS as f64 {
+            let qf = quantizer::round(v);
             let kept = dom.keep(pred + step[l] * qf);
             let y = dom.output(kept, has_signs && negative[i]);
             if (y - x).abs() <= bound.allowed(x) {

@@ -50,6 +50,15 @@ impl LevelSteps {
     }
 }
 
+/// `v` rounded to an integer (ties to even), for `|v| < 2^51`: adding and removing 1.5·2^52
+/// rounds in the FPU's default mode with two additions, where `f64::round` is a libm call on
+/// baseline x86-64. (Only the encoder rounds; the decoder reads the integer.)
+#[inline(always)]
+pub fn round(v: f64) -> f64 {
+    const SHIFT: f64 = 6755399441055744.0;
+    (v + SHIFT) - SHIFT
+}
+
 /// Zigzag: 0, −1, 1, −2, … → 0, 1, 2, 3, …
 #[inline]
 pub fn zigzag(q: i64) -> u64 {
@@ -108,6 +117,14 @@ mod tests {
             assert_eq!(raw_bits(s), n);
             assert!(n == 0 || raw < (1 << n));
             assert_eq!(from_symbol(s, raw), q, "{q}");
+        }
+    }
+
+    #[test]
+    fn rounding_matches_the_nearest_integer() {
+        for v in [0.0, 0.49, 0.5, 1.5, 2.5, -0.5, -0.51, -2.5, 1e6 + 0.3, -(1 << 24) as f64 + 0.7] {
+            let r = round(v);
+            assert!((r - v).abs() <= 0.5 && r == r.trunc(), "{v} -> {r}");
         }
     }
 

@@ -138,7 +138,7 @@ impl Dtype {
 
     /// What writing `v` in this dtype stores, read back exactly as `f64` (floats round to
     /// nearest, integers are rounded and clamped to their range; NaN stays NaN for floats).
-    #[inline]
+    #[inline(always)]
     pub fn round_f64(self, v: f64) -> f64 {
         match self {
             Dtype::Float64 => v,
