@@ -4,9 +4,11 @@
 mod data;
 mod eval;
 mod npy;
+mod predictive;
 
 use blosc2_host as host;
 use blosc2_vq::codebook::{PrototypeStorage, ScalarMethod, Transform};
+use blosc2_vq::engine::settings::Settings;
 use blosc2_vq::train::{CodebookParams, Kind, Metric, TrainOptions};
 use blosc2_vq::Codebook;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -225,33 +227,54 @@ enum Command {
         #[arg(long, default_value = "32", value_parser = ["16", "32"])]
         prototype_bits: String,
     },
-    /// Compress a .npy array into a Blosc2 frame (.b2nd) with the codebook in its `vq` metalayer.
+    /// Compress a .npy array into a Blosc2 frame (.b2nd): without --codebook, to an error
+    /// bound (--max-error, --rel-error, --pw-rel-error or --psnr) by the predictive engine, no
+    /// training needed; with --codebook, by that codebook. The `vq` metalayer holds the
+    /// settings or the codebook, so decompressing needs nothing else.
     Compress {
         /// The data (.npy: float32, float64, uint8 or uint16).
         input: PathBuf,
-        /// The codebook file (from `train`).
+        /// A codebook file (from `train`); none: the codebook-free predictive engine, which
+        /// needs an error bound.
         #[arg(short, long)]
-        codebook: PathBuf,
+        codebook: Option<PathBuf>,
         /// The frame to write.
         #[arg(short, long)]
         output: PathBuf,
-        /// Chunk shape, e.g. 64x64x64 (default: blocks stacked to about 1 MiB).
+        /// Chunk shape, e.g. 64x64x64 (default: without a codebook about 2^20 values grown
+        /// like the blocks, as Python's `default_blocks`; with one, blocks stacked to about
+        /// 1 MiB).
         #[arg(long, value_parser = parse_shape)]
         chunks: Option<Shape>,
-        /// Block shape, e.g. 1x64x64 (default: whole images over the tile's axes).
+        /// Block shape, e.g. 1x64x64 (default: without a codebook about 2^16 values as cubic
+        /// as the shape allows, last dimensions first; with one, whole images over the
+        /// tile's axes).
         #[arg(long, value_parser = parse_shape)]
         blocks: Option<Shape>,
         /// Compression threads.
         #[arg(long, default_value_t = 1)]
         nthreads: i16,
-        /// Weight bits for this compression (1..8; 0 = the codebook's).
+        /// Weight bits for this compression (1..8; 0 = the codebook's; weight codebooks only).
         #[arg(long, default_value_t = 0)]
         weight_bits: u8,
-        /// Error bound for this compression (residual codebooks): every decoded value within
-        /// E of the original (in decades under the codebook's log10 transform); the frame's
-        /// codebook is re-sealed with it. Default: the codebook's.
+        /// Absolute error bound: every decoded value within E of the original. Without a
+        /// codebook, the bound the engine codes to (with --pw-rel-error: its absolute floor);
+        /// with a residual codebook, the frame's codebook is re-sealed with it (in decades
+        /// under its log10 transform; default: the codebook's).
         #[arg(long, value_name = "E", allow_negative_numbers = true)]
         max_error: Option<f64>,
+        /// Error bound relative to the value range (no codebook): every value within
+        /// R × (max − min) of the array's finite values (read in a first pass).
+        #[arg(long, value_name = "R", allow_negative_numbers = true)]
+        rel_error: Option<f64>,
+        /// Point-wise relative bound (no codebook): every value x within P × |x| (at most
+        /// 0.5; zeros stay exact; --max-error adds an absolute floor).
+        #[arg(long, value_name = "P", allow_negative_numbers = true)]
+        pw_rel_error: Option<f64>,
+        /// PSNR target in dB over the value range (no codebook): coded as the absolute bound
+        /// range × √3 × 10^(−DB/20), every value within it.
+        #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+        psnr: Option<f64>,
     },
     /// Decompress a Blosc2 frame made with the vq codec into a .npy file.
     Decompress {
@@ -261,7 +284,9 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Describe a codebook file or a frame.
+    /// Describe a codebook file or a frame: its shape, chunks, blocks, bits per value, and
+    /// how it is coded (predictive, with the requested and coded bounds and the value range,
+    /// or the codebook).
     Info {
         /// A codebook file or a .b2nd frame.
         file: PathBuf,
@@ -324,6 +349,10 @@ fn with_progress(
 /// of float32.
 const STREAM_VALUES: usize = 16 << 20;
 
+/// Values the range pass of `--rel-error` and `--psnr` reads at a time (held as bytes and as
+/// f64: 12 MiB for float32).
+const RANGE_PIECE: usize = 1 << 20;
+
 /// Checks that an array can be stored as tiles: at least one axis, none empty.
 fn check_streamable(path: &Path, shape: &[usize]) -> CliResult<()> {
     if shape.is_empty() || shape.contains(&0) {
@@ -368,6 +397,14 @@ pub fn register() {
 /// The codec's last error message, for c-blosc2 failures.
 pub fn codec_error() -> String {
     blosc2_vq::ffi::last_codec_error_message()
+}
+
+/// How `compress` codes the blocks.
+enum Coding {
+    /// The predictive engine, to this bound (no codebook).
+    Predictive(blosc2_vq::engine::bound::ErrorBound),
+    /// The codebook in this file.
+    Codebook(PathBuf),
 }
 
 /// Default blocks: whole images over the last `tile_ndim` axes (at most 256 per side), 1
@@ -435,21 +472,57 @@ fn run(cli: Cli) -> CliResult<()> {
             nthreads,
             weight_bits,
             max_error,
+            rel_error,
+            pw_rel_error,
+            psnr,
         } => {
+            let flags = predictive::BoundFlags {
+                max_error,
+                rel_error,
+                pw_rel_error,
+                psnr,
+            };
+            // The flags first: a missing or bad bound is told before any file is read.
+            let coding = match codebook {
+                None => Coding::Predictive(flags.bound_without_codebook(weight_bits)?),
+                Some(path) => {
+                    flags.check_with_codebook()?;
+                    Coding::Codebook(path)
+                }
+            };
             let source = npy::NpyReader::open(&input)?;
             let shape = source.shape.clone();
             check_streamable(&input, &shape)?;
-            let mut cb_bytes = read_codebook(&codebook)?;
-            let mut cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
-            if let Some(e) = max_error {
-                cb = cb
-                    .with_max_error(e)
-                    .map_err(|err| format!("--max-error: {err}"))?;
-                cb_bytes = cb.to_msgpack();
-            }
             let itemsize = source.dtype.itemsize();
-            let (dc, db) = default_geometry(&shape, cb.tile_shape().len(), itemsize);
-            let (chunks, blocks) = (chunks.map_or(dc, |s| s.0), blocks.map_or(db, |s| s.0));
+            let (meta, mode, chunks, blocks) = match coding {
+                Coding::Predictive(bound) => {
+                    let settings = predictive::settings_for(&source, bound, RANGE_PIECE)?;
+                    let mode = format!(
+                        "predictive, {}",
+                        predictive::describe_bound(&settings.requested)
+                    );
+                    let (chunks, blocks) = predictive::geometry(
+                        &shape,
+                        chunks.as_ref().map(|s| &s.0[..]),
+                        blocks.as_ref().map(|s| &s.0[..]),
+                    );
+                    (settings.to_msgpack(), mode, chunks, blocks)
+                }
+                Coding::Codebook(path) => {
+                    let mut cb_bytes = read_codebook(&path)?;
+                    let mut cb = Codebook::from_msgpack(&cb_bytes).expect("checked");
+                    if let Some(e) = max_error {
+                        cb = cb
+                            .with_max_error(e)
+                            .map_err(|err| format!("--max-error: {err}"))?;
+                        cb_bytes = cb.to_msgpack();
+                    }
+                    let mode = format!("{} codebook", cb.kind().short_name());
+                    let (dc, db) = default_geometry(&shape, cb.tile_shape().len(), itemsize);
+                    let (chunks, blocks) = (chunks.map_or(dc, |s| s.0), blocks.map_or(db, |s| s.0));
+                    (cb_bytes, mode, chunks, blocks)
+                }
+            };
             if chunks.len() != shape.len() || blocks.len() != shape.len() {
                 return Err(format!(
                     "{}: chunks and blocks need {} dimensions like the data",
@@ -467,12 +540,12 @@ fn run(cli: Cli) -> CliResult<()> {
             let _ = std::fs::remove_file(&output);
             let start = Instant::now();
             let cratio = or_remove(
-                compress_streaming(&source, &cb_bytes, &chunks, &blocks, &settings),
+                compress_streaming(&source, &meta, &chunks, &blocks, &settings),
                 &output,
             )
             .map_err(|e| format!("{}: {e}", input.display()))?;
             println!(
-                "{}: {:?} {} chunks {chunks:?} blocks {blocks:?}, ratio {:.2} ({:.2} bits per value), {:.1} MB/s",
+                "{}: {:?} {} ({mode}) chunks {chunks:?} blocks {blocks:?}, ratio {:.2} ({:.2} bits per value), {:.1} MB/s",
                 output.display(),
                 shape,
                 source.dtype.numpy(),
@@ -528,10 +601,11 @@ fn run(cli: Cli) -> CliResult<()> {
 }
 
 /// Compresses the `.npy` behind `source` into the frame `settings.urlpath`, a box of whole
-/// chunks at a time ([`npy::Boxes`]); returns the compression ratio.
+/// chunks at a time ([`npy::Boxes`]), with `vq_meta` (a codebook or settings) as the `vq`
+/// metalayer; returns the compression ratio.
 fn compress_streaming(
     source: &npy::NpyReader,
-    codebook: &[u8],
+    vq_meta: &[u8],
     chunks: &[usize],
     blocks: &[usize],
     settings: &host::Settings,
@@ -545,7 +619,7 @@ fn compress_streaming(
         &as_i32(blocks),
         source.dtype.numpy(),
         itemsize as i32,
-        &[("vq", codebook)],
+        &[("vq", vq_meta)],
         settings,
     )
     .map_err(|rc| {
@@ -667,29 +741,48 @@ fn info(file: &Path) -> CliResult<()> {
             file.display()
         )
     })?;
+    let b2nd = arr
+        .metalayer("b2nd")
+        .map(|meta| blosc2_vq::tiles::parse_b2nd_meta(&meta));
+    // Bits per stored value, over the values the b2nd shape holds.
+    let nitems = match &b2nd {
+        Some(Ok(m)) => Some(m.shape.iter().product::<i64>().max(0) as f64),
+        _ => None,
+    };
+    let bits = nitems
+        .filter(|&n| n > 0.0)
+        .map(|n| format!(", {:.3} bits per value", 8.0 * arr.cbytes() as f64 / n))
+        .unwrap_or_default();
     println!(
-        "{}: Blosc2 frame, {} chunks, {} bytes → {} bytes (ratio {:.2})",
+        "{}: Blosc2 frame, {} chunks, {} bytes → {} bytes (ratio {:.2}{bits})",
         file.display(),
         arr.nchunks(),
         arr.nbytes,
         arr.cbytes(),
         arr.cratio()
     );
-    if let Some(meta) = arr.metalayer("b2nd") {
-        match blosc2_vq::tiles::parse_b2nd_meta(&meta) {
-            Ok(m) => println!(
-                "  b2nd: shape {:?}, chunks {:?}, blocks {:?}, dtype {}",
-                m.shape,
-                m.chunkshape,
-                m.blockshape,
-                m.dtype.as_deref().unwrap_or("?")
-            ),
-            Err(e) => println!("  b2nd: {e}"),
-        }
+    match b2nd {
+        Some(Ok(m)) => println!(
+            "  b2nd: shape {:?}, chunks {:?}, blocks {:?}, dtype {}",
+            m.shape,
+            m.chunkshape,
+            m.blockshape,
+            m.dtype.as_deref().unwrap_or("?")
+        ),
+        Some(Err(e)) => println!("  b2nd: {e}"),
+        None => {}
     }
     match arr.metalayer("vq") {
+        Some(raw) if Settings::is_settings(&raw) => match Settings::from_msgpack(&raw) {
+            Ok(s) => println!("  vq mode {}", predictive::describe_settings(&s)),
+            Err(e) => println!("  vq metalayer: {e}"),
+        },
         Some(raw) => match Codebook::from_msgpack(&raw) {
-            Ok(cb) => println!("  vq {}", describe_codebook(&cb)),
+            Ok(cb) => println!(
+                "  vq mode codebook, kind {}: {}",
+                cb.kind().name(),
+                describe_codebook(&cb)
+            ),
             Err(e) => println!("  vq metalayer: {e}"),
         },
         None => println!("  no vq metalayer"),

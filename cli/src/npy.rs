@@ -184,6 +184,38 @@ impl NpyReader {
     }
 }
 
+impl NpyReader {
+    /// The smallest and largest finite values of the whole array (`None` when none is
+    /// finite), read `piece` values at a time in file order: what `rel_error` and `psnr`
+    /// resolve against, without holding the array. `progress` is told the values read.
+    pub fn finite_range(
+        &self,
+        piece: usize,
+        mut progress: impl FnMut(usize),
+    ) -> CliResult<Option<(f64, f64)>> {
+        let n = self.len();
+        let piece = piece.max(1).min(n.max(1));
+        let mut bytes = vec![0u8; piece * self.dtype.itemsize()];
+        let mut values = vec![0f64; piece];
+        let mut range: Option<(f64, f64)> = None;
+        let mut at = 0;
+        while at < n {
+            let len = piece.min(n - at);
+            let raw = &mut bytes[..len * self.dtype.itemsize()];
+            self.read_bytes(at, raw)?;
+            self.dtype.to_f64(raw, &mut values[..len]);
+            if let Some((lo, hi)) =
+                blosc2_vq::engine::bound::finite_range(values[..len].iter().copied())
+            {
+                range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+            at += len;
+            progress(len);
+        }
+        Ok(range)
+    }
+}
+
 impl ValueSource for NpyReader {
     fn shape(&self) -> &[usize] {
         &self.shape
@@ -396,6 +428,35 @@ mod tests {
             );
             assert_eq!(boxes.count(), boxes.iter().count());
         }
+    }
+
+    /// The range pass gives the same minimum and maximum whatever the piece size, skips
+    /// NaN and infinities, and says when nothing is finite.
+    #[test]
+    fn finite_range_streams_over_pieces() {
+        let dir = std::env::temp_dir().join(format!("blosc2-vq-cli-npy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("range.npy");
+        let mut values: Vec<f32> = (0..1000).map(|i| ((i * 37) % 101) as f32 - 50.5).collect();
+        values[3] = f32::NAN;
+        values[500] = f32::INFINITY;
+        values[999] = f32::NEG_INFINITY;
+        values[640] = -70.25;
+        values[10] = 80.5;
+        let a = ndarray::Array2::from_shape_vec((10, 100), values).unwrap();
+        ndarray_npy::write_npy(&path, &a).unwrap();
+        let reader = NpyReader::open(&path).unwrap();
+        for piece in [1, 7, 100, 999, 1000, 1 << 20] {
+            let mut seen = 0;
+            let range = reader.finite_range(piece, |n| seen += n).unwrap();
+            assert_eq!(range, Some((-70.25, 80.5)), "piece {piece}");
+            assert_eq!(seen, 1000);
+        }
+        let nan = ndarray::Array1::from_elem(5, f64::NAN);
+        ndarray_npy::write_npy(&path, &nan).unwrap();
+        let reader = NpyReader::open(&path).unwrap();
+        assert_eq!(reader.finite_range(2, |_| ()).unwrap(), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

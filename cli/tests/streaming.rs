@@ -235,6 +235,52 @@ fn a_file_larger_than_the_memory_allowed_streams_through() {
             / original.len() as f64
     };
     assert!(mse < 0.05 * var, "mse {mse} against variance {var}");
+
+    // Without a codebook, to a bound relative to the value range: the range pass and the
+    // predictive engine stream too, and every value is within the bound.
+    let mut report = vec![];
+    let (text, rss) = run_measured(&[
+        "compress",
+        input.to_str().unwrap(),
+        "-o",
+        frame.to_str().unwrap(),
+        "--rel-error",
+        "1e-3",
+        "--nthreads",
+        "2",
+    ]);
+    report.push(format!("compress --rel-error: {rss} MiB; {}", text.trim()));
+    assert!(rss < RSS_LIMIT_MIB, "compress --rel-error held {rss} MiB");
+    let (text, rss) = run_measured(&[
+        "decompress",
+        frame.to_str().unwrap(),
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    report.push(format!("decompress: {rss} MiB; {}", text.trim()));
+    assert!(rss < RSS_LIMIT_MIB, "decompress held {rss} MiB");
+    eprintln!("predictive:\n{}", report.join("\n"));
+    let step = 1024;
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for first in (0..n).step_by(step) {
+        for v in read_images(&input, first, step.min(n - first)) {
+            (lo, hi) = (lo.min(v), hi.max(v));
+        }
+    }
+    let bound = 1e-3 * (f64::from(hi) - f64::from(lo));
+    let mut worst = 0f64;
+    for first in (0..n).step_by(step) {
+        let count = step.min(n - first);
+        let a = read_images(&input, first, count);
+        let b = read_images(&back, first, count);
+        for (x, y) in a.iter().zip(&b) {
+            worst = worst.max((f64::from(*x) - f64::from(*y)).abs());
+        }
+    }
+    assert!(
+        worst <= bound,
+        "worst error {worst} above the bound {bound}"
+    );
     for p in [input, frame, back] {
         let _ = std::fs::remove_file(p);
     }
