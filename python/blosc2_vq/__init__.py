@@ -17,6 +17,7 @@ reimplemented in Python. `python -m blosc2_vq --diagnose` checks an installation
 from __future__ import annotations
 
 from . import _clib  # noqa: F401 - loads the library: how c-blosc2 finds the plugin
+from ._bounds import default_blocks
 from ._checks import VQError
 from ._codebook import Codebook, CodebookLike
 from ._codec import (
@@ -31,7 +32,6 @@ from ._codec import (
     print_libpath,
     register,
 )
-from ._bounds import default_blocks
 from ._train import train, train_defaults
 
 __version__ = "0.1.0"
@@ -54,3 +54,17 @@ __all__ = [
     "train",
     "train_defaults",
 ]
+
+
+def _register_default() -> None:
+    """Registers the codec under its default id, so that a process that only imports
+    blosc2_vq reads vq frames. A failure (python-blosc2 missing, a c-blosc2 the plugin cannot
+    read) is left for `register()`, `compress()` and `python -m blosc2_vq --diagnose` to
+    report with their messages."""
+    try:
+        register()
+    except Exception:  # reported by register(), compress() and --diagnose
+        pass
+
+
+_register_default()

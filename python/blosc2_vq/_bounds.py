@@ -104,10 +104,10 @@ def describe(meta: Any) -> dict[str, Any] | None:
 
 def default_blocks(shape: tuple[int, ...], itemsize: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Chunk and block shapes that give the predictor room: blocks of about 2^16 values,
-    as cubic as the shape allows (the last dimensions filled first), chunks of up to 16
-    blocks (about 4 MiB of float32)."""
+    as cubic as the shape allows (the last dimensions filled first), chunks of about 2^20
+    values (4 MiB of float32). The CLI picks the same."""
     blocks = _grow(shape, 1 << 16)
-    chunks = tuple(max(c, b) for c, b in zip(_grow(shape, 1 << 20), blocks))
+    chunks = tuple(max(c, b) for c, b in zip(_grow(shape, 1 << 20), blocks, strict=True))
     return chunks, blocks
 
 

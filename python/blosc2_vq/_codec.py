@@ -125,9 +125,7 @@ def compress(
     meta = dict(kwargs.pop("meta", {}) or {})
     if codebook is None:
         if codec_meta:
-            raise VQError(
-                f"codec_meta {codec_meta} sets a codebook's weight bits; without a codebook leave it at 0"
-            )
+            raise VQError(f"codec_meta {codec_meta} sets a codebook's weight bits; without a codebook leave it at 0")
         meta[CODEC_NAME] = _bounds.settings(
             data, max_error=max_error, rel_error=rel_error, pw_rel_error=pw_rel_error, psnr=psnr
         )
@@ -135,8 +133,13 @@ def compress(
             shape = tuple(np.shape(data))
             itemsize = np.dtype(getattr(data, "dtype", np.float64)).itemsize
             default_chunks, default_blocks = _bounds.default_blocks(shape, itemsize)
-            chunks = default_chunks if chunks is None else chunks
-            blocks = default_blocks if blocks is None else blocks
+            # One given: the default other fits it (blocks inside chunks), as the CLI does.
+            if chunks is None and blocks is not None:
+                chunks = tuple(max(c, b) for c, b in zip(default_chunks, blocks, strict=True))
+            elif blocks is None and chunks is not None:
+                blocks = tuple(min(b, c) for b, c in zip(default_blocks, chunks, strict=True))
+            else:
+                chunks, blocks = default_chunks, default_blocks
     else:
         if rel_error is not None or pw_rel_error is not None or psnr is not None:
             raise VQError(

@@ -894,14 +894,13 @@ fn decode_with(
         return Err(Error::CorruptBlock("the raw bits are cut short".into()));
     }
     dtype.write_f64(&s.values[..n], output);
-    let mut k = 0;
-    for (i, _) in s.classes[..n]
+    let places = s.classes[..n]
         .iter()
         .enumerate()
         .filter(|(_, &c)| c == mask::NON_FINITE)
-    {
-        output[i * size..(i + 1) * size].copy_from_slice(&non_finite[k * size..(k + 1) * size]);
-        k += 1;
+        .map(|(i, _)| i);
+    for (i, stored) in places.zip(non_finite.chunks_exact(size)) {
+        output[i * size..(i + 1) * size].copy_from_slice(stored);
     }
     Ok(())
 }

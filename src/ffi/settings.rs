@@ -100,7 +100,8 @@ pub unsafe extern "C" fn blosc2_vq_settings_new(
                     )))
                 }
             };
-            Some(range.map_or(0.0, |(lo, hi)| hi - lo))
+            // A span wider than the largest double (±1e308 data) counts as the largest double.
+            Some(range.map_or(0.0, |(lo, hi)| (hi - lo).min(f64::MAX)))
         } else {
             None
         };

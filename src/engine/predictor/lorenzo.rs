@@ -7,9 +7,9 @@ pub fn traverse(shape: &[usize], work: &mut [f64], mut visit: impl FnMut(usize, 
     match *shape {
         [n] => {
             let mut prev = 0.0;
-            for i in 0..n {
+            for (i, w) in work[..n].iter_mut().enumerate() {
                 prev = visit(i, prev, 1);
-                work[i] = prev;
+                *w = prev;
             }
         }
         [n0, n1] => {
