@@ -36,11 +36,17 @@ fn main() {
     let t = Instant::now();
     for r in 0..repeats {
         for chunk in bytes.chunks(block_bytes) {
-            let (n, choice) = engine::encode_block(chunk, Dtype::Float32, &block_shape, bound, &mut packed)
-                .unwrap()
-                .unwrap();
+            let (n, choice) =
+                engine::encode_block(chunk, Dtype::Float32, &block_shape, bound, &mut packed)
+                    .unwrap()
+                    .unwrap();
             if r == 0 {
-                *choices.entry(format!("{:?} schedule {}", choice.predictor, choice.schedule)).or_insert(0) += 1;
+                *choices
+                    .entry(format!(
+                        "{:?} schedule {}",
+                        choice.predictor, choice.schedule
+                    ))
+                    .or_insert(0) += 1;
                 blocks.push(packed[..n].to_vec());
             }
         }

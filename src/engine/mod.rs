@@ -78,6 +78,8 @@ struct Scratch {
     symbols: Vec<u16>,
     counts: Vec<u32>,
     exact: Vec<f64>,
+    coded: Vec<u8>,
+    block: Vec<u8>,
     sample: Sample,
 }
 
@@ -122,6 +124,19 @@ fn segment(level: u32) -> usize {
     }
 }
 
+/// A block's values as the passes read them.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    /// The original values.
+    values: &'a [f64],
+    /// Their domain values (the values themselves under an absolute bound).
+    target: &'a [f64],
+    /// Their classes ([`mask`]).
+    classes: &'a [u8],
+    /// Their signs (point-wise bounds with negative values; else empty).
+    negative: &'a [bool],
+}
+
 /// What one coding pass produced.
 struct Pass<'a> {
     symbols: &'a mut Vec<u16>,
@@ -139,13 +154,16 @@ fn code_pass<D: Domain>(
     predictor: Predictor,
     steps: &LevelSteps,
     shape: &[usize],
-    values: &[f64],
-    target: &[f64],
-    classes: &[u8],
-    negative: &[bool],
+    inputs: &Inputs<'_>,
     work: &mut [f64],
     pass: &mut Pass<'_>,
 ) {
+    let Inputs {
+        values,
+        target,
+        classes,
+        negative,
+    } = *inputs;
     pass.symbols.clear();
     pass.exact.clear();
     let (step, inv_step) = (&steps.step, &steps.inv_step);
@@ -294,35 +312,14 @@ fn encode_with(
     }
     let squeezed = predictor::squeeze(coded_shape);
 
-    let (choice, payload) = match bound {
-        BlockBound::Absolute { max_error } => {
-            let dom = domain::Absolute { dtype, max_error };
-            s.target.clear();
-            s.target.extend_from_slice(&s.values);
-            choose_and_code(&dom, &bound, &squeezed, dtype, s)
-        }
-        BlockBound::PointwiseRelative { rel, .. } => {
-            let dom = domain::Log { dtype, rel };
-            s.target.clear();
-            s.target
-                .extend(s.values.iter().zip(&s.classes).map(|(&v, &c)| {
-                    if c == mask::CODED {
-                        dom.forward(v)
-                    } else {
-                        0.0
-                    }
-                }));
-            choose_and_code(&dom, &bound, &squeezed, dtype, s)
-        }
-    };
-
-    // Assemble: header, bound, sections.
-    let mut block = Vec::with_capacity(payload.len() + 64);
+    // Header (the predictor byte is filled in once chosen), bound, then the sections.
+    let mut block = std::mem::take(&mut s.block);
+    block.clear();
     block.push(FORMAT_VERSION);
     block.push(dtype.code());
     block.push(if pointwise { 2 } else { 1 });
-    block.push(choice.predictor.code());
-    block.push(choice.schedule as u8);
+    block.push(0); // predictor
+    block.push(0); // schedule
     let flags = if any_class { FLAG_CLASSES } else { 0 }
         | if any_negative { FLAG_SIGNS } else { 0 }
         | if any_non_finite { FLAG_NON_FINITE } else { 0 };
@@ -342,7 +339,6 @@ fn encode_with(
     }
     let mut scratch_bytes = Vec::new();
     if any_class {
-        scratch_bytes.clear();
         mask::write_runs(&s.classes, &mut scratch_bytes);
         put_section(&mut block, &scratch_bytes);
     }
@@ -365,35 +361,78 @@ fn encode_with(
         }
         put_section(&mut block, &scratch_bytes);
     }
-    block.extend_from_slice(&payload);
+    // The block's own buffers leave the scratch while the passes borrow the rest of it.
+    let values = std::mem::take(&mut s.values);
+    let mut target = std::mem::take(&mut s.target);
+    let classes = std::mem::take(&mut s.classes);
+    let negative = std::mem::take(&mut s.negative);
+    let choice = match bound {
+        BlockBound::Absolute { max_error } => {
+            let dom = domain::Absolute { dtype, max_error };
+            // The domain values are the values themselves.
+            let inputs = Inputs {
+                values: &values,
+                target: &values,
+                classes: &classes,
+                negative: &negative,
+            };
+            choose_and_code(&dom, &bound, &squeezed, dtype, &inputs, s, &mut block)
+        }
+        BlockBound::PointwiseRelative { rel, .. } => {
+            let dom = domain::Log { dtype, rel };
+            target.clear();
+            target.extend(values.iter().zip(&classes).map(|(&v, &c)| {
+                if c == mask::CODED {
+                    dom.forward(v)
+                } else {
+                    0.0
+                }
+            }));
+            let inputs = Inputs {
+                values: &values,
+                target: &target,
+                classes: &classes,
+                negative: &negative,
+            };
+            choose_and_code(&dom, &bound, &squeezed, dtype, &inputs, s, &mut block)
+        }
+    };
+    (s.values, s.target, s.classes, s.negative) = (values, target, classes, negative);
+    block[3] = choice.predictor.code();
+    block[4] = choice.schedule as u8;
     let checksum = xxhash_rust::xxh3::xxh3_64(&block[header_len..]) as u32;
     block[6..10].copy_from_slice(&checksum.to_le_bytes());
-    match output.get_mut(..block.len()) {
+    let written = match output.get_mut(..block.len()) {
         Some(room) => {
             room.copy_from_slice(&block);
-            Ok(Some((block.len(), choice)))
+            Some((block.len(), choice))
         }
-        None => Ok(None),
-    }
+        None => None,
+    };
+    s.block = block;
+    Ok(written)
 }
 
-/// Chooses the predictor and schedule on a sample, codes the block with them, and returns
-/// the choice and the coded sections (symbols, raw bits, exact values).
+/// Chooses the predictor and schedule on a sample, codes the block with them, appends the
+/// coded sections (symbols, raw bits, exact values) to `out` and returns the choice.
+/// `target` is the domain values (`None`: the values themselves).
 fn choose_and_code<D: Domain>(
     dom: &D,
     bound: &BlockBound,
     shape: &[usize],
     dtype: Dtype,
+    inputs: &Inputs<'_>,
     s: &mut Scratch,
-) -> (Choice, Vec<u8>) {
-    let choice = choose(dom, bound, shape, dtype, s);
+    out: &mut Vec<u8>,
+) -> Choice {
+    let choice = choose(dom, bound, shape, dtype, inputs, s);
     let steps = LevelSteps::new(
         dom.domain_bound(),
         choice.predictor.levels(shape),
         choice.schedule,
     );
     s.work.clear();
-    s.work.resize(s.values.len(), 0.0);
+    s.work.resize(inputs.values.len(), 0.0);
     let mut pass = Pass {
         symbols: &mut s.symbols,
         segments: [0; 3],
@@ -407,15 +446,12 @@ fn choose_and_code<D: Domain>(
         choice.predictor,
         &steps,
         shape,
-        &s.values,
-        &s.target,
-        &s.classes,
-        &s.negative,
+        inputs,
         &mut s.work,
         &mut pass,
     );
-    let mut out = Vec::with_capacity(pass.symbols.len() / 2 + 64);
-    let mut coded = Vec::new();
+    let mut coded = std::mem::take(&mut s.coded);
+    coded.clear();
     entropy_coder::encode(
         pass.symbols,
         &pass.segments,
@@ -423,13 +459,14 @@ fn choose_and_code<D: Domain>(
         &mut s.counts,
         &mut coded,
     );
-    put_section(&mut out, &coded);
+    put_section(out, &coded);
+    s.coded = coded;
     let raw = std::mem::take(&mut pass.raw).finish();
-    put_section(&mut out, &raw);
+    put_section(out, &raw);
     let mut exact = vec![0u8; pass.exact.len() * dtype.size()];
     dtype.write_f64(pass.exact, &mut exact);
-    put_section(&mut out, &exact);
-    (choice, out)
+    put_section(out, &exact);
+    choice
 }
 
 /// The predictor and level schedule that cost the fewest bits on a centred sample of the block.
@@ -438,6 +475,7 @@ fn choose<D: Domain>(
     bound: &BlockBound,
     shape: &[usize],
     dtype: Dtype,
+    inputs: &Inputs<'_>,
     s: &mut Scratch,
 ) -> Choice {
     // The sample: a centred box of about SAMPLE_VALUES values (the whole block when small).
@@ -458,49 +496,48 @@ fn choose<D: Domain>(
     };
     let value_bits = 8.0 * dtype.size() as f64;
     let sample = &mut s.sample;
-    let (values, target, classes, negative): (&[f64], &[f64], &[u8], &[bool]) =
-        if sample_shape == shape {
-            (&s.values, &s.target, &s.classes, &s.negative)
-        } else {
-            let n: usize = sample_shape.iter().product();
-            sample.values.clear();
-            sample.target.clear();
-            sample.classes.clear();
-            sample.negative.clear();
-            let nd = shape.len();
-            let mut strides = vec![1usize; nd];
-            for d in (0..nd - 1).rev() {
-                strides[d] = strides[d + 1] * shape[d + 1];
+    let sampled: Inputs<'_> = if sample_shape == shape {
+        Inputs { ..*inputs }
+    } else {
+        let n: usize = sample_shape.iter().product();
+        sample.values.clear();
+        sample.target.clear();
+        sample.classes.clear();
+        sample.negative.clear();
+        let nd = shape.len();
+        let mut strides = vec![1usize; nd];
+        for d in (0..nd - 1).rev() {
+            strides[d] = strides[d + 1] * shape[d + 1];
+        }
+        let offset: usize = (0..nd)
+            .map(|d| (shape[d] - sample_shape[d]) / 2 * strides[d])
+            .sum();
+        let mut idx = vec![0usize; nd];
+        for _ in 0..n {
+            let at = offset + (0..nd).map(|d| idx[d] * strides[d]).sum::<usize>();
+            sample.values.push(inputs.values[at]);
+            sample.target.push(inputs.target[at]);
+            sample.classes.push(inputs.classes[at]);
+            if !inputs.negative.is_empty() {
+                sample.negative.push(inputs.negative[at]);
             }
-            let offset: usize = (0..nd)
-                .map(|d| (shape[d] - sample_shape[d]) / 2 * strides[d])
-                .sum();
-            let mut idx = vec![0usize; nd];
-            for _ in 0..n {
-                let at = offset + (0..nd).map(|d| idx[d] * strides[d]).sum::<usize>();
-                sample.values.push(s.values[at]);
-                sample.target.push(s.target[at]);
-                sample.classes.push(s.classes[at]);
-                if !s.negative.is_empty() {
-                    sample.negative.push(s.negative[at]);
+            for d in (0..nd).rev() {
+                idx[d] += 1;
+                if idx[d] < sample_shape[d] {
+                    break;
                 }
-                for d in (0..nd).rev() {
-                    idx[d] += 1;
-                    if idx[d] < sample_shape[d] {
-                        break;
-                    }
-                    idx[d] = 0;
-                }
+                idx[d] = 0;
             }
-            (
-                &sample.values,
-                &sample.target,
-                &sample.classes,
-                &sample.negative,
-            )
-        };
+        }
+        Inputs {
+            values: &sample.values,
+            target: &sample.target,
+            classes: &sample.classes,
+            negative: &sample.negative,
+        }
+    };
     sample.work.clear();
-    sample.work.resize(values.len(), 0.0);
+    sample.work.resize(sampled.values.len(), 0.0);
     let mut best: Option<(f64, Choice)> = None;
     let mut try_choice = |choice: Choice, best: &mut Option<(f64, Choice)>| {
         let steps = LevelSteps::new(
@@ -521,10 +558,7 @@ fn choose<D: Domain>(
             choice.predictor,
             &steps,
             &sample_shape,
-            values,
-            target,
-            classes,
-            negative,
+            &sampled,
             &mut sample.work,
             &mut pass,
         );

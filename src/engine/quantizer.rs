@@ -122,7 +122,18 @@ mod tests {
 
     #[test]
     fn rounding_matches_the_nearest_integer() {
-        for v in [0.0, 0.49, 0.5, 1.5, 2.5, -0.5, -0.51, -2.5, 1e6 + 0.3, -(1 << 24) as f64 + 0.7] {
+        for v in [
+            0.0,
+            0.49,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -0.51,
+            -2.5,
+            1e6 + 0.3,
+            -(1 << 24) as f64 + 0.7,
+        ] {
             let r = round(v);
             assert!((r - v).abs() <= 0.5 && r == r.trunc(), "{v} -> {r}");
         }

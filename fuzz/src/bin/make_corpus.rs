@@ -141,5 +141,29 @@ fn main() {
             write("bounded", format!("ramp{sel}_{dt}"), &seed);
         }
     }
+    // Predictive blocks: real face crops (f32) and the same with a NaN hole, every mode, form
+    // and dtype code the target reads; and its own encoded blocks as decoder input.
+    for (k, (mode, dt, form)) in [(0u8, 0u8, 1u8), (1, 0, 1), (2, 1, 0), (3, 0, 2)].into_iter().enumerate() {
+        let mut seed = vec![mode, dt, 30, form];
+        for (i, v) in f[..1024].iter().enumerate() {
+            let v = if k == 3 && (200..260).contains(&i) { f32::NAN } else { *v };
+            if dt == 0 {
+                seed.extend_from_slice(&v.to_ne_bytes());
+            } else {
+                seed.extend_from_slice(&f64::from(v).to_ne_bytes());
+            }
+        }
+        write("predictive", format!("face{k}"), &seed);
+    }
+    {
+        let crop: Vec<u8> = f[..4096].iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let mut packed = vec![0u8; crop.len() * 2];
+        let bound = blosc2_vq::engine::bound::BlockBound::Absolute { max_error: 0.01 };
+        if let Ok(Some((n, _))) =
+            blosc2_vq::engine::encode_block(&crop, Dtype::Float32, &[64, 64], bound, &mut packed)
+        {
+            write("predictive", "block".into(), &packed[..n]);
+        }
+    }
     println!("corpora written to {}", out.display());
 }
