@@ -158,6 +158,24 @@ typedef struct {
   int32_t prototype_bits;
 } blosc2_vq_codebook_info;
 
+// An error bound: set exactly one field (0 means "not given"), except that `max_error` may
+// go with `pw_rel_error` as its absolute floor.
+//
+// - `max_error`: every value within `max_error` (absolute);
+// - `rel_error`: within `rel_error × (max − min)` of the array's finite values;
+// - `pw_rel_error`: within `max(max_error, pw_rel_error × |x|)` (zeros stay exact);
+// - `psnr`: the absolute bound whose uniform error gives this PSNR (dB) over the range.
+typedef struct {
+  // Absolute bound (or the floor of `pw_rel_error`); 0: not given.
+  double max_error;
+  // Bound relative to the value range; 0: not given.
+  double rel_error;
+  // Point-wise relative bound; 0: not given.
+  double pw_rel_error;
+  // PSNR target in dB; 0: not given.
+  double psnr;
+} blosc2_vq_error_bound;
+
 // A training progress callback: `user_data` as given in `blosc2_vq_train_params`, the
 // training iterations done so far and the most the fit may run (`total`, for a progress
 // bar; a fit that converges stops earlier), and the model's current loss. Return 0 to go
@@ -380,6 +398,23 @@ int blosc2_vq_codebook_with_kept_weights(const uint8_t *codebook,
                                          int32_t kept,
                                          uint8_t **out,
                                          int64_t *out_len);
+
+// Builds the `vq` metalayer content that makes the codec compress without a codebook, to
+// `bound`. `data` (`n_values` values of `dtype`, `BLOSC2_VQ_DTYPE_FLOAT32` or `_FLOAT64`)
+// is read only by `rel_error` and `psnr`, for the value range; it may be NULL otherwise.
+// On success `*out` holds `*out_len` bytes to store as the SChunk's `vq` metalayer, to
+// free with `blosc2_vq_free`. Returns 0, or a negative code for a bad bound (the message
+// from `blosc2_vq_last_error_message` names the field).
+//
+// # Safety
+// `bound` must point to a `blosc2_vq_error_bound`; `data` must be NULL or point to
+// `n_values` values of `dtype`; `out` and `out_len` must be writable.
+int blosc2_vq_settings_new(const blosc2_vq_error_bound *bound,
+                           const void *data,
+                           int32_t dtype,
+                           int64_t n_values,
+                           uint8_t **out,
+                           int64_t *out_len);
 
 // Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
 // parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256
