@@ -337,3 +337,17 @@ fn header_helpers_round_trip_and_fail_as_documented() {
     assert!(out.contains("helpers ok"), "{out}");
     assert!(!scratch.exists(), "helpers.c leaves no file behind");
 }
+
+/// tests/c/predictive.c: compressing from C without a codebook (blosc2_vq_settings_new with a
+/// bound relative to the range, then the header's blosc2_vq_b2nd_compress), reopening the
+/// frame and checking every value, NaN in place; bad bounds refused naming the field.
+#[test]
+fn c_compresses_without_a_codebook_to_a_bound() {
+    let exe = compile_against_static_blosc2("tests/c/predictive.c", "predictive_static", "-O1");
+    let scratch = tmp("predictive_scratch.b2nd");
+    let _ = std::fs::remove_file(&scratch);
+    let out = run(Command::new(&exe)
+        .arg(&scratch)
+        .env("LD_LIBRARY_PATH", common::plugin_dir()));
+    assert!(out.contains("predictive ok"), "{out}");
+}
