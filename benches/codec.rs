@@ -216,5 +216,49 @@ fn training(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, codecs, training);
+/// The predictive engine (no codebook) through c-blosc2 on the faces with the default block
+/// shape for codebook-free compression ((32, 32, 64) for 400 × 64 × 64), one thread, at the
+/// bounds of the README's table. Target (issue): encode and decode at least as fast as SZ3 on
+/// one thread — SZ3 is measured in the same process by examples/python/fields_report.py.
+fn predictive(c: &mut Criterion) {
+    use blosc2_vq::engine::{bound::ErrorBound, settings::Settings as VqSettings};
+    let faces = olivetti();
+    let bytes = f32_bytes(faces.as_slice().unwrap());
+    let mut enc = c.benchmark_group("predictive-encode");
+    enc.throughput(Throughput::Bytes(bytes.len() as u64));
+    enc.sample_size(10).measurement_time(Duration::from_secs(4));
+    let mut arrays = Vec::new();
+    for e in [0.1, 0.01, 0.001] {
+        let meta = VqSettings::new(ErrorBound::MaxError { max_error: e }, None)
+            .unwrap()
+            .to_msgpack();
+        let run = || {
+            compress_b2nd(
+                &bytes,
+                &SHAPE,
+                &[256, 64, 64],
+                &[32, 32, 64],
+                "<f4",
+                4,
+                &[("vq", &meta)],
+                &Settings::default(),
+            )
+            .expect("compresses")
+        };
+        enc.bench_function(BenchmarkId::new("faces", e), |b| b.iter(|| black_box(run())));
+        arrays.push((e, run()));
+    }
+    enc.finish();
+    let mut dec = c.benchmark_group("predictive-decode");
+    dec.throughput(Throughput::Bytes(bytes.len() as u64));
+    dec.sample_size(10).measurement_time(Duration::from_secs(4));
+    for (e, arr) in &arrays {
+        dec.bench_function(BenchmarkId::new("faces", e), |b| {
+            b.iter(|| black_box(arr.decompress().expect("decompresses")))
+        });
+    }
+    dec.finish();
+}
+
+criterion_group!(benches, codecs, training, predictive);
 criterion_main!(benches);
