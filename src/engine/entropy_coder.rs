@@ -1,6 +1,12 @@
 //! Entropy coding of the quantizer's symbols: static per-block models with 12-bit
-//! probabilities and table-driven rANS decoding (the `constriction` crate's ANS coder and
-//! lookup-table decoder model), one model per context.
+//! probabilities and rANS with table-driven decoding, one model per context.
+//!
+//! The rANS coder is written here rather than taken from `constriction` (which the range
+//! coder of format 3 uses): it is the decoder's inner loop, and a 32-bit state with 16-bit
+//! renormalization and a 4096-entry slot table per model, specialised to these models,
+//! decoded the faces' symbols about twice as fast as constriction's generic ANS coder with its
+//! lookup model. State in `[2^16, 2^32)`; the encoder starts from `2^16`, so a decoder that
+//! does not end there read a corrupt stream.
 //!
 //! Contexts are consecutive segments of the symbol sequence (the interpolation levels: the
 //! coarse levels, the second-finest and the finest differ in spread), so the decoder needs
@@ -14,14 +20,11 @@
 
 use crate::entropy::{read_varint, write_varint};
 use crate::error::{Error, Result};
-use constriction::stream::model::{
-    SmallContiguousCategoricalEntropyModel, SmallContiguousLookupDecoderModel,
-};
-use constriction::stream::stack::DefaultAnsCoder;
-use constriction::stream::{Decode, Encode};
 
 /// Fixed-point precision of the probabilities (the lookup table has `2^12` entries).
 const PRECISION: u32 = 12;
+/// The rANS state's lower bound.
+const RANS_L: u32 = 1 << 16;
 /// Most segments a block may have.
 pub const MAX_SEGMENTS: usize = 8;
 
@@ -175,10 +178,13 @@ pub fn encode(
         models.push(Some(model));
         start += len;
     }
-    // ANS is a stack: the last segment's last symbol goes in first.
-    let mut coder = DefaultAnsCoder::new();
+    // rANS is a stack: the last segment's last symbol goes in first; the words come out in
+    // reverse and are flipped at the end.
+    let mut state = RANS_L;
+    let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 8 + 4);
     let mut end = symbols.len();
     let mut rank = vec![0u16; alphabet];
+    let mut start_of = Vec::new();
     for (model, &len) in models.iter().zip(segments).rev() {
         let seg = &symbols[end - len..end];
         end -= len;
@@ -186,23 +192,28 @@ pub fn encode(
         if model.symbols.len() < 2 {
             continue; // certain: nothing to code
         }
-        for (r, &s) in model.symbols.iter().enumerate() {
+        start_of.clear();
+        let mut cum = 0u32;
+        for (r, (&s, &p)) in model.symbols.iter().zip(&model.probs).enumerate() {
             rank[s as usize] = r as u16;
+            start_of.push(cum);
+            cum += u32::from(p);
         }
-        let cat = SmallContiguousCategoricalEntropyModel::<Vec<u16>>::from_nonzero_fixed_point_probabilities(
-            &model.probs,
-            false,
-        )
-        .expect("probabilities are positive and sum to 2^12");
         for &s in seg.iter().rev() {
-            coder
-                .encode_symbol(usize::from(rank[s as usize]), &cat)
-                .expect("an ANS coder on a Vec cannot fail");
+            let r = rank[s as usize] as usize;
+            let freq = u32::from(model.probs[r]);
+            // Renormalize so that the state stays below 2^32 after the step.
+            let x_max = ((RANS_L >> PRECISION) << 16) * freq;
+            if state >= x_max {
+                words.push(state as u16);
+                state >>= 16;
+            }
+            state = ((state / freq) << PRECISION) + state % freq + start_of[r];
         }
     }
-    let words = coder.into_compressed().expect("infallible on a Vec");
-    write_varint(out, words.len() as u64);
-    for w in words {
+    write_varint(out, words.len() as u64 + 2);
+    out.extend_from_slice(&state.to_le_bytes());
+    for &w in words.iter().rev() {
         out.extend_from_slice(&w.to_le_bytes());
     }
 }
@@ -240,43 +251,48 @@ pub fn decode(
         segments.push((len, model));
     }
     let n_words = read_varint(input)? as usize;
+    if n_words < 2 {
+        return Err(Error::CorruptBlock(
+            "the entropy-coded symbols are corrupt".into(),
+        ));
+    }
     let bytes = input
-        .get(..n_words.checked_mul(4).ok_or_else(truncated)?)
+        .get(..n_words.checked_mul(2).ok_or_else(truncated)?)
         .ok_or_else(truncated)?;
     *input = &input[bytes.len()..];
-    let words: Vec<u32> = bytes
-        .chunks_exact(4)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    let mut coder = if words.is_empty() {
-        None
-    } else {
-        Some(
-            DefaultAnsCoder::from_compressed(words)
-                .map_err(|_| Error::CorruptBlock("the entropy-coded symbols are corrupt".into()))?,
-        )
-    };
+    let mut state = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let mut words = bytes[4..].chunks_exact(2);
     symbols.reserve(total);
+    let mut slot_rank = vec![0u16; 1 << PRECISION];
+    let mut start_of = Vec::new();
     for (len, model) in segments {
         let Some(model) = model else { continue };
         if model.symbols.len() == 1 {
             symbols.extend(std::iter::repeat_n(model.symbols[0], len));
             continue;
         }
-        let lookup = SmallContiguousLookupDecoderModel::from_nonzero_fixed_point_probabilities(
-            &model.probs,
-            false,
-        )
-        .map_err(|()| Error::CorruptBlock("an entropy model that does not normalize".into()))?;
-        let coder = coder
-            .as_mut()
-            .ok_or_else(|| Error::CorruptBlock("entropy-coded symbols are missing".into()))?;
+        start_of.clear();
+        let mut cum = 0usize;
+        for (r, &p) in model.probs.iter().enumerate() {
+            start_of.push(cum as u32);
+            slot_rank[cum..cum + p as usize].fill(r as u16);
+            cum += p as usize;
+        }
         for _ in 0..len {
-            let r = coder
-                .decode_symbol(&lookup)
-                .map_err(|_| Error::CorruptBlock("the entropy-coded symbols are corrupt".into()))?;
+            let slot = state & ((1 << PRECISION) - 1);
+            let r = slot_rank[slot as usize] as usize;
+            state = u32::from(model.probs[r]) * (state >> PRECISION) + slot - start_of[r];
+            if state < RANS_L {
+                let w = words.next().ok_or_else(truncated)?;
+                state = (state << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+            }
             symbols.push(model.symbols[r]);
         }
+    }
+    if state != RANS_L || words.next().is_some() {
+        return Err(Error::CorruptBlock(
+            "the entropy-coded symbols are corrupt".into(),
+        ));
     }
     Ok(())
 }
