@@ -262,31 +262,38 @@ pub fn decode(
     *input = &input[bytes.len()..];
     let mut state = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
     let mut words = bytes[4..].chunks_exact(2);
-    symbols.reserve(total);
-    let mut slot_rank = vec![0u16; 1 << PRECISION];
-    let mut start_of = Vec::new();
+    symbols.resize(total, 0);
+    // Per slot: the frequency and the slot's offset in its symbol's range (one load), and the
+    // symbol.
+    let mut slot_step = vec![0u32; 1 << PRECISION];
+    let mut slot_symbol = vec![0u16; 1 << PRECISION];
+    let mut at = 0usize;
     for (len, model) in segments {
         let Some(model) = model else { continue };
+        let out = &mut symbols[at..at + len];
+        at += len;
         if model.symbols.len() == 1 {
-            symbols.extend(std::iter::repeat_n(model.symbols[0], len));
+            out.fill(model.symbols[0]);
             continue;
         }
-        start_of.clear();
         let mut cum = 0usize;
-        for (r, &p) in model.probs.iter().enumerate() {
-            start_of.push(cum as u32);
-            slot_rank[cum..cum + p as usize].fill(r as u16);
-            cum += p as usize;
+        for (&p, &sym) in model.probs.iter().zip(&model.symbols) {
+            let p = p as usize;
+            for (k, step) in slot_step[cum..cum + p].iter_mut().enumerate() {
+                *step = (p as u32) << 16 | k as u32;
+            }
+            slot_symbol[cum..cum + p].fill(sym);
+            cum += p;
         }
-        for _ in 0..len {
-            let slot = state & ((1 << PRECISION) - 1);
-            let r = slot_rank[slot as usize] as usize;
-            state = u32::from(model.probs[r]) * (state >> PRECISION) + slot - start_of[r];
+        for o in out.iter_mut() {
+            let slot = (state & ((1 << PRECISION) - 1)) as usize;
+            let step = slot_step[slot];
+            state = (step >> 16) * (state >> PRECISION) + (step & 0xffff);
             if state < RANS_L {
                 let w = words.next().ok_or_else(truncated)?;
                 state = (state << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
             }
-            symbols.push(model.symbols[r]);
+            *o = slot_symbol[slot];
         }
     }
     if state != RANS_L || words.next().is_some() {

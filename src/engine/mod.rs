@@ -168,31 +168,36 @@ fn code_pass<D: Domain>(
     pass.exact.clear();
     let (step, inv_step) = (&steps.step, &steps.inv_step);
     let has_signs = !negative.is_empty();
-    predictor.traverse(shape, work, |i, pred, level| {
-        if classes[i] != mask::CODED {
-            return if pred.is_finite() { pred } else { 0.0 };
-        }
-        let (x, t) = (values[i], target[i]);
-        let l = level as usize;
-        let seg = segment(level);
-        pass.segments[seg] += 1;
-        let v = (t - pred) * inv_step[l];
-        if v.abs() < RADIUS as f64 {
-            let qf = quantizer::round(v);
-            let kept = dom.keep(pred + step[l] * qf);
-            let y = dom.output(kept, has_signs && negative[i]);
-            if (y - x).abs() <= bound.allowed(x) {
-                let (symbol, raw, n) = quantizer::to_symbol(qf as i64);
-                pass.symbols.push(symbol);
-                pass.raw.put(raw, n);
-                pass.raw_bits += u64::from(n);
-                return kept;
+    predictor.traverse(
+        shape,
+        work,
+        #[inline(always)]
+        |i, pred, level| {
+            if classes[i] != mask::CODED {
+                return if pred.is_finite() { pred } else { 0.0 };
             }
-        }
-        pass.symbols.push(UNPREDICTABLE);
-        pass.exact.push(x);
-        t
-    });
+            let (x, t) = (values[i], target[i]);
+            let l = level as usize;
+            let seg = segment(level);
+            pass.segments[seg] += 1;
+            let v = (t - pred) * inv_step[l];
+            if v.abs() < RADIUS as f64 {
+                let qf = quantizer::round(v);
+                let kept = dom.keep(pred + step[l] * qf);
+                let y = dom.output(kept, has_signs && negative[i]);
+                if (y - x).abs() <= bound.allowed(x) {
+                    let (symbol, raw, n) = quantizer::to_symbol(qf as i64);
+                    pass.symbols.push(symbol);
+                    pass.raw.put(raw, n);
+                    pass.raw_bits += u64::from(n);
+                    return kept;
+                }
+            }
+            pass.symbols.push(UNPREDICTABLE);
+            pass.exact.push(x);
+            t
+        },
+    );
 }
 
 /// Estimated bits of a pass (symbols at their ideal cost, raw bits, exact values).
@@ -961,9 +966,11 @@ fn decode_pass<D: Domain>(
     );
     let has_signs = !negative.is_empty();
     let (mut k, mut e) = (0usize, 0usize);
-    choice
-        .predictor
-        .traverse(shape, &mut s.work, |i, pred, level| {
+    choice.predictor.traverse(
+        shape,
+        &mut s.work,
+        #[inline(always)]
+        |i, pred, level| {
             if classes[i] != mask::CODED {
                 return if pred.is_finite() { pred } else { 0.0 };
             }
@@ -981,7 +988,8 @@ fn decode_pass<D: Domain>(
             let kept = dom.keep(pred + step[level as usize] * q as f64);
             values[i] = dom.output(kept, has_signs && negative[i]);
             kept
-        });
+        },
+    );
 }
 
 #[cfg(test)]
