@@ -245,7 +245,9 @@ fn predictive(c: &mut Criterion) {
             )
             .expect("compresses")
         };
-        enc.bench_function(BenchmarkId::new("faces", e), |b| b.iter(|| black_box(run())));
+        enc.bench_function(BenchmarkId::new("faces", e), |b| {
+            b.iter(|| black_box(run()))
+        });
         arrays.push((e, run()));
     }
     enc.finish();

@@ -66,8 +66,11 @@ fn later_format_frames_still_decode_to_the_same_bytes() {
         .slice(ndarray::s![100..140, .., ..])
         .mapv(f64::from)
         .into_dyn();
-    let cases: [(&str, u8, Option<f64>); 3] =
-        [("kmeans_v2", 2, None), ("residual_v3", 3, Some(0.05)), ("predictive_v4", 4, Some(0.01))];
+    let cases: [(&str, u8, Option<f64>); 3] = [
+        ("kmeans_v2", 2, None),
+        ("residual_v3", 3, Some(0.05)),
+        ("predictive_v4", 4, Some(0.01)),
+    ];
     for (name, format, bound) in cases {
         let path = dir.join(format!("{name}.b2nd"));
         let digest_path = dir.join(format!("{name}.xxh3"));
@@ -85,20 +88,27 @@ fn later_format_frames_still_decode_to_the_same_bytes() {
                     &clean,
                 ),
                 3 => (
-                    CodebookParams::new(ModelParams::Residual(ResidualParams::new(2, 16).mean_bits(8)))
-                        .tile_shape(&[4, 8])
-                        .n_samples(2000)
-                        .fit(&train.view())
-                        .unwrap()
-                        .with_max_error(bound.unwrap())
-                        .unwrap()
-                        .to_msgpack(),
+                    CodebookParams::new(ModelParams::Residual(
+                        ResidualParams::new(2, 16).mean_bits(8),
+                    ))
+                    .tile_shape(&[4, 8])
+                    .n_samples(2000)
+                    .fit(&train.view())
+                    .unwrap()
+                    .with_max_error(bound.unwrap())
+                    .unwrap()
+                    .to_msgpack(),
                     &clean,
                 ),
                 _ => (
-                    VqSettings::new(ErrorBound::MaxError { max_error: bound.unwrap() }, None)
-                        .unwrap()
-                        .to_msgpack(),
+                    VqSettings::new(
+                        ErrorBound::MaxError {
+                            max_error: bound.unwrap(),
+                        },
+                        None,
+                    )
+                    .unwrap()
+                    .to_msgpack(),
                     &data,
                 ),
             };
@@ -117,13 +127,20 @@ fn later_format_frames_still_decode_to_the_same_bytes() {
             )
             .unwrap_or_else(|rc| panic!("{name}: {rc} {}", common::last_error()));
             let (bytes, _) = arr.decompress().unwrap();
-            std::fs::write(&digest_path, format!("{:016x}\n", xxhash_rust::xxh3::xxh3_64(&bytes))).unwrap();
+            std::fs::write(
+                &digest_path,
+                format!("{:016x}\n", xxhash_rust::xxh3::xxh3_64(&bytes)),
+            )
+            .unwrap();
         }
         let arr = open_b2nd(path.to_str().unwrap())
             .unwrap_or_else(|rc| panic!("{}: open failed ({rc})", path.display()));
-        let (bytes, _) = arr
-            .decompress()
-            .unwrap_or_else(|rc| panic!("{name}: decompression failed ({rc}): {}", common::last_error()));
+        let (bytes, _) = arr.decompress().unwrap_or_else(|rc| {
+            panic!(
+                "{name}: decompression failed ({rc}): {}",
+                common::last_error()
+            )
+        });
         // The first block's format byte is the one named.
         let chunk = arr.chunk(0);
         let blocks = host::chunk_blocks(&chunk);
@@ -140,7 +157,10 @@ fn later_format_frames_still_decode_to_the_same_bytes() {
             if x.is_nan() {
                 assert!(y.is_nan(), "{name}: value {i}");
             } else if let Some(e) = bound {
-                assert!(f64::from((x - y).abs()) <= e, "{name}: value {i}: {x} -> {y}");
+                assert!(
+                    f64::from((x - y).abs()) <= e,
+                    "{name}: value {i}: {x} -> {y}"
+                );
             }
         }
     }
