@@ -39,6 +39,9 @@ garble) them; each such peer gets a second row "+NaN mask" (NaN filled with the 
 the zlib-compressed bit mask added to its bytes). Ours gets the raw array with its NaN.
 
 --json OUT writes every row (and the fields, versions and settings) as JSON.
+
+full_report.py runs this report (run_fields) as its first section, next to the ablation of the
+learned codebook, the faces and the VDFs, and adds the summary against SZ3 and SPERR.
 """
 from __future__ import annotations
 
@@ -78,6 +81,7 @@ def warn(message: str) -> None:
 
 OURS_NAME = "ours (blosc2_vq)"
 _ours_skip: str | None = None
+OURS_LAYOUTS: dict[tuple, tuple] = {}  # (shape, dtype) -> (chunks, blocks) that compress() used
 
 
 def ours(x: np.ndarray, e: float, repeats: int = 3) -> tuple[PeerResult, int | None] | None:
@@ -110,6 +114,7 @@ def ours(x: np.ndarray, e: float, repeats: int = 3) -> tuple[PeerResult, int | N
             t2 = time.perf_counter()
             runs.append((t1 - t0, t2 - t1))
         chunk_bytes = int(arr.schunk.cbytes)
+        OURS_LAYOUTS[(tuple(x.shape), str(x.dtype))] = (tuple(arr.chunks), tuple(arr.blocks))
         with tempfile.TemporaryDirectory(prefix="fields-report-") as tmp:
             path = os.path.join(tmp, "ours.b2nd")
             blosc2_vq.compress(x, urlpath=path, **kwargs)
@@ -122,7 +127,8 @@ def ours(x: np.ndarray, e: float, repeats: int = 3) -> tuple[PeerResult, int | N
     except Exception as ex:  # e.g. VQError on this field: this row only
         r = peers.failed(OURS_NAME, f"{type(ex).__name__}: {ex}", f"max_error {e:.6g}")
         return r, None
-    setting = f"max_error {e:.6g}, no codebook" + (", nthreads 1" if "nthreads" in kwargs else "")
+    setting = (f"max_error {e:.6g}, no codebook" + (", nthreads 1" if "nthreads" in kwargs else "")
+               + f", blocks {tuple(arr.blocks)}")
     result = PeerResult(OURS_NAME, chunk_bytes, min(r[0] for r in runs), min(r[1] for r in runs),
                         np.asarray(rec).reshape(x.shape), setting)
     return result, file_bytes
@@ -197,6 +203,53 @@ def print_table(field: fields.Field, x: np.ndarray, rows: list[dict]) -> None:
     sys.stdout.flush()
 
 
+def run_fields(loaded: list[fields.Field], rels, repeats: int, whole: bool, worker: peers.NumcodecsWorker,
+               numcodecs=peers.NUMCODECS_PEERS) -> tuple[list[dict], list[dict]]:
+    """Every codec on every field and bound; prints one table per field as it goes.
+    (rows, field_info)."""
+    all_rows: list[dict] = []
+    field_info = []
+    for field in loaded:
+        x = field.data if whole else fields.split(field.data)[1]
+        lo, hi = fields.finite_range(x)
+        field_info.append({"name": field.name, "field_shape": list(field.data.shape),
+                           "measured_shape": list(x.shape),
+                           "dtype": str(x.dtype), "nan_fraction": float(np.isnan(x).mean()),
+                           "finite_min": lo, "finite_max": hi, "provenance": field.provenance,
+                           "package": field.package, "notes": field.notes})
+        rows = []
+        t0 = time.perf_counter()
+        for rel in rels:
+            e = rel * (hi - lo)
+            for r in peers.run_peers(x, e, repeats=repeats, worker=worker, numcodecs=numcodecs):
+                rows.append(row(field, x, rel, e, r))
+            got = ours(x, e, repeats)
+            if got is not None:
+                rows.append(row(field, x, rel, e, got[0], got[1]))
+        print_table(field, x, rows)
+        print(f"\n({field.name}: {time.perf_counter() - t0:.1f} s)", flush=True)
+        all_rows.extend(rows)
+    return all_rows, field_info
+
+
+def broken_bounds(rows: list[dict]) -> list[dict]:
+    """Rows (not TTHRESH, which bounds no max error) whose max error exceeds the bound."""
+    return [r for r in rows if r["ok"] and not r["codec"].startswith("TTHRESH")
+            and r["max_err_over_bound"] is not None and r["max_err_over_bound"] > 1]
+
+
+def print_broken(broken: list[dict]) -> None:
+    for r in broken:
+        # How far over, in units of the spacing of the field's dtype at its largest magnitude:
+        # an excess below one such step is float rounding of the decoded value, not the codec's model.
+        x_max = max(abs(r["finite_min"]), abs(r["finite_max"]))
+        step = float(np.spacing(np.array(x_max, dtype=r["dtype"])))
+        excess = r["max_err"] - r["bound"]
+        print(f"- BOUND BROKEN: {r['field']} {r['codec']} rel {r['rel']:g}: max err / bound "
+              f"{r['max_err_over_bound']:.6g}, excess {excess:.3g} = {excess / step:.3g} x the {r['dtype']} "
+              f"spacing at the largest |value|")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="only rel 1e-3")
@@ -216,8 +269,6 @@ def main() -> int:
     loaded = fields.load_all(names, on_error=lambda n, e: warn(f"field {n} not loaded: {type(e).__name__}: {e}"))
 
     t_start = time.perf_counter()
-    all_rows: list[dict] = []
-    field_info = []
     print("# Error-bounded codecs on real scientific fields (one thread)\n")
     print(f"Measured on the {'whole field' if args.whole else 'test half (fields.split)'}; bound = rel x finite range; "
           f"times: fastest of {args.repeats}. Python {platform.python_version()}, {platform.machine()}, "
@@ -227,43 +278,15 @@ def main() -> int:
     if numcodecs and worker.unavailable:
         warn(f"numcodecs peers not run: {worker.unavailable}")
     try:
-        for field in loaded:
-            x = field.data if args.whole else fields.split(field.data)[1]
-            lo, hi = fields.finite_range(x)
-            field_info.append({"name": field.name, "field_shape": list(field.data.shape),
-                               "measured_shape": list(x.shape),
-                               "dtype": str(x.dtype), "nan_fraction": float(np.isnan(x).mean()),
-                               "finite_min": lo, "finite_max": hi, "provenance": field.provenance,
-                               "package": field.package, "notes": field.notes})
-            rows = []
-            t0 = time.perf_counter()
-            for rel in rels:
-                e = rel * (hi - lo)
-                for r in peers.run_peers(x, e, repeats=args.repeats, worker=worker, numcodecs=numcodecs):
-                    rows.append(row(field, x, rel, e, r))
-                got = ours(x, e, args.repeats)
-                if got is not None:
-                    rows.append(row(field, x, rel, e, got[0], got[1]))
-            print_table(field, x, rows)
-            print(f"\n({field.name}: {time.perf_counter() - t0:.1f} s)", flush=True)
-            all_rows.extend(rows)
+        all_rows, field_info = run_fields(loaded, rels, args.repeats, args.whole, worker, numcodecs)
     finally:
         numcodecs_versions = worker.versions
         worker.close()
 
-    broken = [r for r in all_rows if r["ok"] and not r["codec"].startswith("TTHRESH")
-              and r["max_err_over_bound"] is not None and r["max_err_over_bound"] > 1]
+    broken = broken_bounds(all_rows)
     print(f"\nTotal {time.perf_counter() - t_start:.1f} s. Rows: {len(all_rows)}; failed: "
           f"{sum(not r['ok'] for r in all_rows)}; bound broken (not TTHRESH): {len(broken)}.")
-    for r in broken:
-        # How far over, in units of the spacing of the field's dtype at its largest magnitude:
-        # an excess below one such step is float rounding of the decoded value, not the codec's model.
-        x_max = max(abs(r["finite_min"]), abs(r["finite_max"]))
-        step = float(np.spacing(np.array(x_max, dtype=r["dtype"])))
-        excess = r["max_err"] - r["bound"]
-        print(f"- BOUND BROKEN: {r['field']} {r['codec']} rel {r['rel']:g}: max err / bound "
-              f"{r['max_err_over_bound']:.6g}, excess {excess:.3g} = {excess / step:.3g} x the {r['dtype']} "
-              f"spacing at the largest |value|")
+    print_broken(broken)
     if WARNINGS:
         print("\nWarnings:\n" + "\n".join(f"- {w}" for w in WARNINGS))
     if args.json:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Makes the two venvs that examples/python/fields_report.py needs, under target/:
 #
-#   target/report-venv     numpy, pysz (SZ3), zfpy (ZFP), imagecodecs, matplotlib, python-blosc2,
-#                          scipy, astropy, nibabel, and the packages that carry the fields'
-#                          data files (matplotlib, nibabel, astropy, cartopy, sunpy, arm_pyart)
+#   target/report-venv     numpy, pysz (SZ3), zfpy (ZFP), imagecodecs (JPEG-XL), matplotlib,
+#                          python-blosc2, scipy, astropy, nibabel, PyWavelets and scikit-learn (the
+#                          Vlasiator survey's DWT and PCA rows of full_report.py), and the packages
+#                          that carry the fields' data files (matplotlib, nibabel, astropy,
+#                          cartopy, sunpy, arm_pyart)
 #   target/numcodecs-venv  numcodecs-wasm-sperr, numcodecs-wasm-tthresh, numcodecs-wasm-sz3
 #                          (numcodecs fails to import next to zfpy's ".post0" version, so the
 #                          numcodecs peers live in a venv of their own; peers.py runs them there)
@@ -26,7 +28,8 @@ PYTHON="${PYTHON:-python3}"
 REPORT_VENV="$ROOT/target/report-venv"
 NUMCODECS_VENV="$ROOT/target/numcodecs-venv"
 
-REPORT_PACKAGES=(numpy pysz zfpy imagecodecs matplotlib "blosc2>=3.12.2,<4.15" scipy astropy nibabel)
+REPORT_PACKAGES=(numpy pysz zfpy imagecodecs matplotlib "blosc2>=3.12.2,<4.15" scipy astropy nibabel PyWavelets
+                 scikit-learn)
 DATA_PACKAGES_NO_DEPS=(cartopy sunpy arm_pyart)
 NUMCODECS_PACKAGES=(numcodecs-wasm-sperr numcodecs-wasm-tthresh numcodecs-wasm-sz3)
 
@@ -71,7 +74,7 @@ install_report() {
     quiet "${pip[@]}" "${REPORT_PACKAGES[@]}"
     quiet "${pip[@]}" --no-deps "${DATA_PACKAGES_NO_DEPS[@]}"
     # Every field must load, and the in-process peers must import.
-    quiet "$1/bin/python" -c "import pysz, zfpy, blosc2, numpy"
+    quiet "$1/bin/python" -c "import pysz, zfpy, blosc2, numpy, pywt, sklearn, imagecodecs"
     quiet "$1/bin/python" "$ROOT/examples/python/fields.py"
 }
 
