@@ -38,10 +38,13 @@ def diagnose() -> int:
     report(True, "python-blosc2", f"{blosc2.__version__}, c-blosc2 {blosc2.blosclib_version}")
     try:
         declared = blosc2_vq._codec.declare_host()
+        # Loaded only when the plugin had to learn the layout of a release not in its table.
+        learned = _clib.loaded_python_blosc2_clib()
+        how = "" if learned is None else f"; layout learned from {learned}"
         report(
             True,
             "c-blosc2 supported",
-            f"the plugin reads SChunks of c-blosc2 {_clib.host_blosc2_version()} (declared {declared.split()[0]})",
+            f"the plugin reads SChunks of c-blosc2 {_clib.host_blosc2_version()} (declared {declared.split()[0]}{how})",
         )
     except blosc2_vq.VQError as e:
         report(False, "c-blosc2 supported", str(e))

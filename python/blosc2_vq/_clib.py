@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 from typing import Any
 
 #: The name c-blosc2 asks `dlopen` for (its `load_lib`), the library's SONAME.
@@ -213,9 +214,67 @@ def host_blosc2_version() -> str:
 
 def set_host_blosc2_version(version: str) -> None:
     """Tells the plugin which c-blosc2 runs it; raises ValueError (with the library's
-    message, naming the supported versions) for one it does not support."""
-    if LIB.blosc2_vq_set_host_blosc2_version(version.encode("utf-8", "replace")) < 0:
-        raise ValueError(last_error_message())
+    message, naming the supported versions) for one it does not support.
+
+    A version outside the plugin's table is supported when the plugin can learn its SChunk
+    layout from a shared c-blosc2 of that version in the process. python-blosc2 links its
+    c-blosc2 statically (hidden), but its wheels ship the same release as
+    `blosc2/lib/libblosc2.so`: that copy is loaded (privately, RTLD_LOCAL) for the plugin to
+    learn from, only when the first attempt fails."""
+    encoded = version.encode("utf-8", "replace")
+    if LIB.blosc2_vq_set_host_blosc2_version(encoded) >= 0:
+        return
+    message = last_error_message()
+    # Something that is not a version stays refused without loading anything.
+    if (
+        re.match(r"\s*\d+\.\d+", version)
+        and load_python_blosc2_clib() is not None
+        and LIB.blosc2_vq_set_host_blosc2_version(encoded) >= 0
+    ):
+        return
+    raise ValueError(last_error_message() or message)
+
+
+#: python-blosc2's shared c-blosc2 once loaded for the plugin to learn its SChunk layout from
+#: (kept referenced: the plugin may probe it again for another version), and its path.
+_BLOSC2_CLIB: tuple[ctypes.CDLL, str] | None = None
+
+
+def python_blosc2_clib_paths() -> list[str]:
+    """The shared c-blosc2 libraries python-blosc2 ships (`blosc2/lib/libblosc2.so*`); []
+    when it ships none or is not installed."""
+    try:
+        import blosc2
+    except ImportError:
+        return []
+    libdir = os.path.join(os.path.dirname(os.path.abspath(blosc2.__file__)), "lib")
+    try:
+        names = os.listdir(libdir)
+    except OSError:
+        return []
+    # The plugin looks for loaded objects named libblosc2.so* (Linux).
+    return [os.path.join(libdir, n) for n in sorted(names) if n.startswith("libblosc2.so")]
+
+
+def load_python_blosc2_clib() -> str | None:
+    """Loads python-blosc2's shared c-blosc2 (once; RTLD_LOCAL, so nothing else in the
+    process binds to it) and returns its path, or None if there is none or it cannot be
+    loaded. Only the plugin calls into it, to learn the SChunk layout of its release."""
+    global _BLOSC2_CLIB
+    if _BLOSC2_CLIB is not None:
+        return _BLOSC2_CLIB[1]
+    for path in python_blosc2_clib_paths():
+        try:
+            _BLOSC2_CLIB = (ctypes.CDLL(path, mode=os.RTLD_LOCAL), path)
+        except OSError:
+            continue
+        return path
+    return None
+
+
+def loaded_python_blosc2_clib() -> str | None:
+    """The path of python-blosc2's shared c-blosc2 if it was loaded for the plugin, else None."""
+    return None if _BLOSC2_CLIB is None else _BLOSC2_CLIB[1]
 
 
 def found_by_name() -> str | None:

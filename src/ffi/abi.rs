@@ -1,15 +1,21 @@
 //! c-blosc2's structures as the plugin sees them, and reading the SChunk safely.
 //!
 //! `blosc2_cparams` and `blosc2_dparams` (up to `schunk`) have the same layout in c-blosc2
-//! 2.15 to 3.3. `blosc2_schunk` does not: 3.x inserts `flags2` and `use_dict` after
-//! `chunksize`, moving every later field by 8 bytes. The plugin is loaded into hosts of both
-//! (blosc2-sys vendors 2.15.2; python-blosc2 3.12 bundles 2.22, 4.14 bundles 3.3), so it
-//! reads an SChunk only in the layout of the host's c-blosc2 version ([`super::host`]), and
-//! checks that the metalayer table fits that layout before following any pointer in it.
+//! 2.15 to 3.6 (compared field by field in the `blosc2.h` of 2.15.0, 2.23.1, 3.0.0, 3.1.5,
+//! 3.2.3, 3.3.2 and 3.6.1; `dparams` gained a trailing `typesize` in 2.x, which the plugin
+//! does not read). `blosc2_schunk` does not: 3.x inserts `flags2` and `use_dict` after
+//! `chunksize`, moving every later field by 8 bytes (3.2 appends `change_tick`; 3.2.3, 3.3.2
+//! and 3.6.1 are identical).
+//! The plugin is loaded into hosts of both (blosc2-sys vendors 2.15.2; python-blosc2 3.12
+//! bundles 2.22, 4.14 bundles 3.3, 4.15 bundles 3.6.1), so it reads an SChunk only in the
+//! layout of the host's c-blosc2 ([`super::host`]): from the table below for the releases it
+//! was built knowing, or learned from the host's c-blosc2 itself for others
+//! ([`super::host::probe`]). Either way it checks that the metalayer table fits the layout
+//! before following any pointer in it.
 //!
 //! Offsets on 64-bit targets, the same in every release of each line (compiled from each
-//! release's `blosc2.h`, 2.15.0 to 2.23.1 and 3.0.0 to 3.3.2; `tests/abi_layout.rs` checks the 2.15 ones against
-//! `blosc2-sys`'s bindings):
+//! release's `blosc2.h`, 2.15.0 to 2.23.1 and 3.0.0 to 3.3.2; `tests/abi_layout.rs` checks the
+//! 2.15 ones against `blosc2-sys`'s bindings, `tests/schunk_probe.rs` that probing gives them):
 //!
 //! | field          | 2.15–2.23 | 3.0–3.3 |
 //! |----------------|-----------|---------|
@@ -31,7 +37,7 @@ pub const MAX_METALAYERS: usize = 16;
 /// `BLOSC2_METALAYER_NAME_MAXLEN`.
 const METALAYER_NAME_MAXLEN: usize = 31;
 
-/// c-blosc2's `blosc2_cparams` (identical in 2.15 and 3.x).
+/// c-blosc2's `blosc2_cparams` (identical in 2.15 to 3.6).
 #[repr(C)]
 #[derive(Debug)]
 pub struct Blosc2CParams {
@@ -85,6 +91,9 @@ pub struct SchunkLayout {
     pub nmetalayers: usize,
     pub ndim: usize,
     pub blockshape: usize,
+    /// Whether `ndim` and `blockshape` are read: true for the table's layouts, and for a
+    /// learned one only when the probe could bracket them ([`super::host::probe`]).
+    pub reads_blockshape: bool,
 }
 
 /// c-blosc2 2.x (2.15).
@@ -95,6 +104,7 @@ pub const SCHUNK_LAYOUT_V2: SchunkLayout = SchunkLayout {
     nmetalayers: 240,
     ndim: 65804,
     blockshape: 65808,
+    reads_blockshape: true,
 };
 
 /// c-blosc2 3.x.
@@ -105,6 +115,7 @@ pub const SCHUNK_LAYOUT_V3: SchunkLayout = SchunkLayout {
     nmetalayers: 248,
     ndim: 65812,
     blockshape: 65816,
+    reads_blockshape: true,
 };
 
 /// What the plugin found in an SChunk: copies of the metalayers it needs and the geometry
@@ -118,8 +129,8 @@ pub struct SchunkView<'a> {
 }
 
 /// Reads the SChunk behind `schunk` (which may be NULL: a bare context has no SChunk) in the
-/// layout of the host's c-blosc2 ([`super::host`]): refused when that version is unknown or
-/// unsupported, or when the metalayer table does not fit the layout.
+/// layout of the host's c-blosc2 ([`super::host`]): refused when that version is unknown, or
+/// neither in the table nor learnable, or when the metalayer table does not fit the layout.
 ///
 /// # Safety
 /// `schunk`, when not NULL, must point to a live `blosc2_schunk` of the host's c-blosc2 that
@@ -152,7 +163,7 @@ pub unsafe fn read_schunk_as<'a>(
             super::host::SUPPORTED_BLOSC2
         ));
     };
-    // SAFETY: typesize is an aligned i32 at offset 8 in both layouts.
+    // SAFETY: typesize is an i32 inside the struct for this layout.
     let typesize = unsafe { base.add(layout.typesize).cast::<i32>().read_unaligned() };
     let mut view = SchunkView {
         typesize: usize::try_from(typesize).map_err(|_| format!("SChunk typesize {typesize}"))?,
@@ -180,6 +191,9 @@ pub unsafe fn read_schunk_as<'a>(
             b"b2nd" => view.b2nd = Some(content),
             _ => {}
         }
+    }
+    if !layout.reads_blockshape {
+        return Ok(view);
     }
     // SAFETY: ndim is an i8 inside the struct for this layout.
     let ndim = unsafe { base.add(layout.ndim).cast::<i8>().read() };
