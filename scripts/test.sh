@@ -58,7 +58,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 # oldest: python-blosc2 3.12.2 (c-blosc2 2.22) with the oldest numpy and msgpack accepted;
-# newest: what pip picks today (python-blosc2 4.14.1, c-blosc2 3.3).
+# newest: what pip picks today (python-blosc2 4.15.0, c-blosc2 3.6.1: a layout learned by probing).
 for env in oldest newest; do
   venv="$root/target/pyvenv-$env"
   rm -rf "$venv" && "$python" -m venv "$venv"
@@ -66,7 +66,7 @@ for env in oldest newest; do
   if [ "$env" = oldest ]; then
     "$venv/bin/pip" install -q "blosc2==3.12.2" "numpy==1.26.4" "msgpack==1.0.5"
   else
-    "$venv/bin/pip" install -q "blosc2==4.14.1"
+    "$venv/bin/pip" install -q "blosc2==4.15.0"
   fi
   "$venv/bin/pip" install -q "$wheel[test]"
   "$venv/bin/pip" check
