@@ -307,9 +307,12 @@ def test_compress_takes_every_codebook_form(small, faces, name):
         # And once more from what that array stored.
         third = blosc2_vq.compress(data, again.schunk.meta["vq"], **geometry)
         np.testing.assert_array_equal(third[:], expected, err_msg=form)
-    for bad in (16, "codebook", None):
+    for bad in (16, "codebook"):
         with pytest.raises(blosc2_vq.VQError, match="a codebook is bytes"):
             blosc2_vq.compress(data, bad, **geometry)
+    # No codebook means the codebook-free mode, which needs a bound.
+    with pytest.raises(blosc2_vq.VQError, match="no error bound"):
+        blosc2_vq.compress(data, None, **geometry)
 
 
 @pytest.mark.parametrize(
