@@ -98,12 +98,15 @@ pub fn settings_for(
 }
 
 /// Default chunk and block shapes of the codebook-free mode, the same as Python's
-/// `blosc2_vq.default_blocks`: blocks of about 2^16 values, as cubic as the shape allows
-/// (the last dimensions filled first), chunks of about 2^20 values grown the same way (never
-/// smaller than a block). `itemsize` does not change them.
+/// `blosc2_vq.default_blocks`: blocks of about 2^16 values, chunks of about 2^20 (never
+/// smaller than a block); an array of three or more dimensions whose items (all but the
+/// first dimension) fit in a block gets blocks of whole items, others blocks as cubic as the
+/// shape allows (the last dimensions filled first). `itemsize` does not change them.
 pub fn default_geometry(shape: &[usize]) -> (Vec<usize>, Vec<usize>) {
-    let blocks = grow(shape, 1 << 16);
-    let chunks = grow(shape, 1 << 20)
+    // Three or more dimensions whose items (all but the first) fit in a block: whole items.
+    let items = shape.len() >= 3 && shape[1..].iter().product::<usize>() <= 1 << 16;
+    let blocks = grow(shape, 1 << 16, items);
+    let chunks = grow(shape, 1 << 20, items)
         .into_iter()
         .zip(&blocks)
         .map(|(c, &b)| c.max(b))
@@ -137,8 +140,11 @@ pub fn geometry(
 
 /// Grows every dimension in turn (last first) by doubling, capped by the shape, as long as
 /// the product stays within `target` (Python's `_bounds._grow`).
-fn grow(shape: &[usize], target: usize) -> Vec<usize> {
+fn grow(shape: &[usize], target: usize, items: bool) -> Vec<usize> {
     let mut out = vec![1usize; shape.len()];
+    if items {
+        out[1..].copy_from_slice(&shape[1..]);
+    }
     let mut changed = true;
     while changed {
         changed = false;
@@ -207,8 +213,9 @@ mod tests {
     #[test]
     fn default_geometry_is_pythons() {
         for (shape, chunks, blocks) in [
-            (&[400, 64, 64][..], &[256, 64, 64][..], &[32, 32, 64][..]),
-            (&[40, 50, 60], &[40, 50, 60], &[32, 32, 60]),
+            (&[400, 64, 64][..], &[256, 64, 64][..], &[16, 64, 64][..]),
+            (&[40, 50, 60], &[40, 50, 60], &[16, 50, 60]),
+            (&[24, 32, 32, 32], &[24, 32, 32, 32], &[2, 32, 32, 32]),
             (&[300, 500], &[300, 500], &[256, 256]),
             (&[1000], &[1000], &[1000]),
             (&[1], &[1], &[1]),

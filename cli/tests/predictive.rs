@@ -364,12 +364,12 @@ fn geometry_defaults_and_explicit_shapes() {
         .output()
         .unwrap());
     assert!(
-        text.contains("chunks [40, 50, 60] blocks [32, 32, 60]"),
+        text.contains("chunks [40, 50, 60] blocks [16, 50, 60]"),
         "{text}"
     );
     let info = ok(bin().arg("info").arg(&frame).output().unwrap());
     assert!(
-        info.contains("shape [40, 50, 60], chunks [40, 50, 60], blocks [32, 32, 60], dtype <f4"),
+        info.contains("shape [40, 50, 60], chunks [40, 50, 60], blocks [16, 50, 60], dtype <f4"),
         "{info}"
     );
     // Explicit chunks and blocks: several chunks, blocks cut at the edges.

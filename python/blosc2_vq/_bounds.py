@@ -103,19 +103,25 @@ def describe(meta: Any) -> dict[str, Any] | None:
 
 
 def default_blocks(shape: tuple[int, ...], itemsize: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Chunk and block shapes that give the predictor room: blocks of about 2^16 values,
-    as cubic as the shape allows (the last dimensions filled first), chunks of about 2^20
-    values (4 MiB of float32). The CLI picks the same."""
-    blocks = _grow(shape, 1 << 16)
-    chunks = tuple(max(c, b) for c, b in zip(_grow(shape, 1 << 20), blocks, strict=True))
+    """Chunk and block shapes that give the predictor room: blocks of about 2^16 values and
+    chunks of about 2^20 (4 MiB of float32). An array of three or more dimensions whose items
+    (all but the first dimension) fit in a block is a stack of items: blocks hold whole items
+    (faces, velocity distributions), which the engine can predict one by one. Otherwise blocks
+    are as cubic as the shape allows (the last dimensions filled first). The CLI picks the
+    same."""
+    items = len(shape) >= 3 and _prod(list(shape[1:])) <= 1 << 16
+    blocks = _grow(shape, 1 << 16, items)
+    chunks = tuple(max(c, b) for c, b in zip(_grow(shape, 1 << 20, items), blocks, strict=True))
     return chunks, blocks
 
 
-def _grow(shape: tuple[int, ...], target: int) -> tuple[int, ...]:
+def _grow(shape: tuple[int, ...], target: int, items: bool) -> tuple[int, ...]:
     nd = len(shape)
     if nd == 0:
         return ()
     out = [1] * nd
+    if items:
+        out[1:] = shape[1:]  # whole items
     # Grow every dimension in turn (last first) by doubling, as long as the product stays
     # within the target.
     changed = True

@@ -161,7 +161,7 @@ def test_info_says_what_the_frame_holds(faces: Array) -> None:
     assert info["bound"]["mode"] == "max_error"
     assert info["bound"]["max_error"] == pytest.approx(1e-3 * rng, rel=1e-12)
     assert info["value_range"] == rng
-    assert (info["chunks"], info["blocks"]) == blosc2_vq.default_blocks(faces.shape, 4) == ((256, 64, 64), (32, 32, 64))
+    assert (info["chunks"], info["blocks"]) == blosc2_vq.default_blocks(faces.shape, 4) == ((256, 64, 64), (16, 64, 64))
     assert info["cbytes"] == arr.schunk.cbytes
     assert info["bits_per_value"] == pytest.approx(8 * arr.schunk.cbytes / faces.size)
     assert 0 < info["bits_per_value"] < 8
@@ -183,8 +183,9 @@ def test_info_says_what_the_frame_holds(faces: Array) -> None:
 @pytest.mark.parametrize(
     ("shape", "chunks", "blocks"),
     [
-        ((400, 64, 64), (256, 64, 64), (32, 32, 64)),
-        ((40, 50, 60), (40, 50, 60), (32, 32, 60)),
+        ((400, 64, 64), (256, 64, 64), (16, 64, 64)),
+        ((24, 32, 32, 32), (24, 32, 32, 32), (2, 32, 32, 32)),
+        ((40, 50, 60), (40, 50, 60), (16, 50, 60)),
         ((300, 500), (300, 500), (256, 256)),
         ((2000, 3000), (1024, 1024), (256, 256)),
         ((512, 512, 512), (64, 128, 128), (32, 32, 64)),

@@ -18,7 +18,8 @@
 //! byte 0      format version (4)
 //! byte 1      dtype code (1 f16, 2 f32, 3 f64, 4 u8, 5 u16)
 //! byte 2      bound kind: 1 absolute, 2 point-wise relative
-//! byte 3      predictor (0 Lorenzo, 1..=4 interpolation: 1 + cubic + 2·reversed)
+//! byte 3      predictor (0 Lorenzo, 1..=4 interpolation: 1 + cubic + 2·reversed, 5..=6
+//!             interpolation of each slice along the first dimension: 5 + cubic)
 //! byte 4      level schedule (index into quantizer::LEVEL_SCHEDULES)
 //! byte 5      flags: 1 value classes, 2 signs, 4 non-finite values
 //! bytes 6..10 checksum of everything after the header (low 32 bits of xxh3-64)
@@ -590,7 +591,7 @@ fn choose<D: Domain>(
         );
     }
     let (_, chosen) = best.expect("at least one candidate");
-    if matches!(chosen.predictor, Predictor::Interpolation { .. }) {
+    if !matches!(chosen.predictor, Predictor::Lorenzo) {
         for schedule in 0..quantizer::LEVEL_SCHEDULES.len() {
             if schedule != DEFAULT_SCHEDULE {
                 try_choice(
