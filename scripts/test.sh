@@ -23,7 +23,7 @@ export RUSTC_BOOTSTRAP=1   # cargo-fuzz passes -Z flags (sanitizer) to the stabl
 cargo fuzz build --fuzz-dir fuzz
 corpus="$root/target/fuzz-corpus"
 cargo run --quiet --release --manifest-path fuzz/Cargo.toml --bin make_corpus -- "$faces" "$corpus"
-for target in decode_block codebook b2nd_geometry encoder frame_round_trip bounded; do
+for target in decode_block codebook b2nd_geometry encoder frame_round_trip bounded predictive; do
   log="$root/target/fuzz-$target.log"
   if ! cargo fuzz run --fuzz-dir fuzz "$target" "$corpus/$target" -- -max_total_time="${FUZZ_SECONDS:-15}" >"$log" 2>&1; then
     tail -n 40 "$log"
