@@ -6,6 +6,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Set-up first (what is already there is skipped), so that this is a first command too.
+bash scripts/setup.sh
+
 # Habits first: formatting, lints (warnings are errors), and the docs of the public API.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings

@@ -838,6 +838,23 @@ def interp_psnr(points, bpp):
     return None
 
 
+def lz4_face_row(test, repeats):
+    """c-blosc2's LZ4 with byte shuffle, lossless, one thread: for scale."""
+    import blosc2
+
+    cparams = {"codec": blosc2.Codec.LZ4, "clevel": 5, "filters": [blosc2.Filter.SHUFFLE], "nthreads": 1}
+    best_enc = best_dec = float("inf")
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        arr = blosc2.asarray(test, chunks=(16, 64, 64), blocks=(1, 64, 64), cparams=cparams)
+        t1 = time.perf_counter()
+        rec = arr[:]
+        t2 = time.perf_counter()
+        best_enc, best_dec = min(best_enc, t1 - t0), min(best_dec, t2 - t1)
+    return face_row("LZ4 (c-blosc2, lossless)", "shuffle, clevel 5, blocks (1, 64, 64)", test, None,
+                    arr.schunk.cbytes, None, rec, best_enc, best_dec, "for scale: no loss")
+
+
 def faces_section(args, worker) -> dict:
     print("\n## 3. Faces: 200 held-out Olivetti faces (odd), 64x64 float32 in [0, 1]\n")
     print("PSNR with peak 1.0 over all 200 faces; bpp = bits per pixel; one thread. Ours codes the (200, 64, 64) stack "
@@ -869,6 +886,7 @@ def faces_section(args, worker) -> dict:
             for s in worker.run(test, b, ("sperr",), args.repeats, calibrate_tthresh=False):
                 rows.append(face_row("SPERR 3-D", "numcodecs-wasm pwe, stack", test, b, s.nbytes, None, s.rec,
                                      s.t_enc, s.t_dec, s.note))
+    rows.append(lz4_face_row(test, args.repeats))
     for r in rows:
         sel = {q["codec"]: q for q in rows if q["bound"] == r["bound"] and q["ok"]}
         r["vs_sz3_2d"] = ratio(r.get("nbytes"), sel.get("SZ3 2-D", {}).get("nbytes"))
