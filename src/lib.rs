@@ -39,6 +39,7 @@ pub mod ffi;
 pub mod kernels;
 pub mod kinds;
 pub mod metrics;
+mod scratch;
 pub mod tiles;
 pub mod train;
 mod weights;

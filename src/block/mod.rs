@@ -44,10 +44,7 @@ thread_local! {
 /// Runs `f` with this thread's scratch buffers (fresh ones if they are in use, which only a
 /// re-entrant call could cause).
 fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => f(&mut s),
-        Err(_) => f(&mut Scratch::default()),
-    })
+    crate::scratch::with(&SCRATCH, f)
 }
 
 /// What [`encode_block`] did.

@@ -100,10 +100,7 @@ thread_local! {
 }
 
 fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> T) -> T {
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => f(&mut s),
-        Err(_) => f(&mut Scratch::default()),
-    })
+    crate::scratch::with(&SCRATCH, f)
 }
 
 /// What the encoder chose for a block, and what it cost (for reports and tests).
@@ -199,6 +196,45 @@ fn code_pass<D: Domain>(
             t
         },
     );
+}
+
+/// Runs one coding pass of `choice` over `inputs` (shape `shape`), with `work`, `symbols`
+/// and `exact` as its buffers.
+fn run_pass<'a, D: Domain>(
+    dom: &D,
+    bound: &BlockBound,
+    choice: Choice,
+    shape: &[usize],
+    inputs: &Inputs<'_>,
+    work: &mut Vec<f64>,
+    symbols: &'a mut Vec<u16>,
+    exact: &'a mut Vec<f64>,
+) -> Pass<'a> {
+    let steps = LevelSteps::new(
+        dom.domain_bound(),
+        choice.predictor.levels(shape),
+        choice.schedule,
+    );
+    work.clear();
+    work.resize(inputs.values.len(), 0.0);
+    let mut pass = Pass {
+        symbols,
+        segments: [0; 3],
+        raw: RawBitWriter::new(Vec::new()),
+        raw_bits: 0,
+        exact,
+    };
+    code_pass(
+        dom,
+        bound,
+        choice.predictor,
+        &steps,
+        shape,
+        inputs,
+        work,
+        &mut pass,
+    );
+    pass
 }
 
 /// Estimated bits of a pass (symbols at their ideal cost, raw bits, exact values).
@@ -432,29 +468,15 @@ fn choose_and_code<D: Domain>(
     out: &mut Vec<u8>,
 ) -> Choice {
     let choice = choose(dom, bound, shape, dtype, inputs, s);
-    let steps = LevelSteps::new(
-        dom.domain_bound(),
-        choice.predictor.levels(shape),
-        choice.schedule,
-    );
-    s.work.clear();
-    s.work.resize(inputs.values.len(), 0.0);
-    let mut pass = Pass {
-        symbols: &mut s.symbols,
-        segments: [0; 3],
-        raw: RawBitWriter::new(Vec::new()),
-        raw_bits: 0,
-        exact: &mut s.exact,
-    };
-    code_pass(
+    let mut pass = run_pass(
         dom,
         bound,
-        choice.predictor,
-        &steps,
+        choice,
         shape,
         inputs,
         &mut s.work,
-        &mut pass,
+        &mut s.symbols,
+        &mut s.exact,
     );
     let mut coded = std::mem::take(&mut s.coded);
     coded.clear();
@@ -546,27 +568,15 @@ fn choose<D: Domain>(
     sample.work.resize(sampled.values.len(), 0.0);
     let mut best: Option<(f64, Choice)> = None;
     let mut try_choice = |choice: Choice, best: &mut Option<(f64, Choice)>| {
-        let steps = LevelSteps::new(
-            dom.domain_bound(),
-            choice.predictor.levels(&sample_shape),
-            choice.schedule,
-        );
-        let mut pass = Pass {
-            symbols: &mut sample.symbols,
-            segments: [0; 3],
-            raw: RawBitWriter::new(Vec::new()),
-            raw_bits: 0,
-            exact: &mut sample.exact,
-        };
-        code_pass(
+        let pass = run_pass(
             dom,
             bound,
-            choice.predictor,
-            &steps,
+            choice,
             &sample_shape,
             &sampled,
             &mut sample.work,
-            &mut pass,
+            &mut sample.symbols,
+            &mut sample.exact,
         );
         let cost = pass_cost(&pass, &mut s.counts, value_bits);
         if best.is_none_or(|(b, _)| cost < b) {
