@@ -222,7 +222,15 @@ def set_host_blosc2_version(version: str) -> None:
     `blosc2/lib/libblosc2.so`: that copy is loaded (privately, RTLD_LOCAL) for the plugin to
     learn from, only when the first attempt fails."""
     encoded = version.encode("utf-8", "replace")
-    if LIB.blosc2_vq_set_host_blosc2_version(encoded) >= 0:
+    # The first attempt may fail only for want of a library to learn from: it must not print
+    # an error under BLOSC_TRACE (the library prints its errors there, as c-blosc2 does).
+    trace = os.environ.pop("BLOSC_TRACE", None)
+    try:
+        first = LIB.blosc2_vq_set_host_blosc2_version(encoded)
+    finally:
+        if trace is not None:
+            os.environ["BLOSC_TRACE"] = trace
+    if first >= 0:
         return
     message = last_error_message()
     # Something that is not a version stays refused without loading anything.
