@@ -66,12 +66,14 @@ for env in oldest newest; do
   venv="$root/target/pyvenv-$env"
   rm -rf "$venv" && "$python" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
+  # The pins go with the wheel too: the test extra (zarr, xarray) would otherwise upgrade numpy.
   if [ "$env" = oldest ]; then
-    "$venv/bin/pip" install -q "blosc2==3.12.2" "numpy==1.26.4" "msgpack==1.0.5"
+    pins=("blosc2==3.12.2" "numpy==1.26.4" "msgpack==1.0.5")
   else
-    "$venv/bin/pip" install -q "blosc2==4.15.0"
+    pins=("blosc2==4.15.0")
   fi
-  "$venv/bin/pip" install -q "$wheel[test]"
+  "$venv/bin/pip" install -q "${pins[@]}"
+  "$venv/bin/pip" install -q "$wheel[test]" "${pins[@]}"
   "$venv/bin/pip" check
   echo "== Python tests, $env: $("$venv/bin/python" -c 'import blosc2; print("python-blosc2", blosc2.__version__, "c-blosc2", blosc2.blosclib_version)')"
   PATH=/usr/bin:/bin "$venv/bin/python" -m blosc2_vq --diagnose
