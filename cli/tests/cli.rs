@@ -1,11 +1,9 @@
 //! The `blosc2-vq` command line, run as a user runs it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_blosc2-vq"))
-}
+use common::{bin, fails, ok, scratch};
 
 fn faces_path() -> PathBuf {
     std::env::var_os("BLOSC2_VQ_OLIVETTI")
@@ -17,28 +15,7 @@ fn faces_path() -> PathBuf {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn ok(out: Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "failed: {text}");
-    text
-}
-
-fn fails(out: Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !out.status.success(),
-        "succeeded; expected an error mentioning {needle:?}"
-    );
-    assert!(err.contains(needle), "{err:?} does not mention {needle:?}");
+    scratch("cli", name)
 }
 
 /// The faces as float32 .npy (400 × 64 × 64, scaled as scikit-learn does).

@@ -4,36 +4,12 @@
 
 use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_blosc2-vq"))
-}
+use common::{bin, fails, ok, scratch};
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("predictive");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn ok(out: Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "failed: {text}");
-    text
-}
-
-fn fails(out: Output, needle: &str) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !out.status.success(),
-        "succeeded; expected an error mentioning {needle:?}"
-    );
-    assert!(err.contains(needle), "{err:?} does not mention {needle:?}");
-    err
+    scratch("predictive", name)
 }
 
 /// A smooth field over `shape` (sums of sines, values of both signs, a few decades of

@@ -6,6 +6,8 @@
 //! `RSS_LIMIT_MIB`. What comes back must equal, byte for byte, what the in-memory path gives
 //! on the same images (the same chunks are coded the same way).
 
+mod common;
+
 use blosc2_host as host;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -16,9 +18,7 @@ const RSS_LIMIT_MIB: u64 = 256;
 const SIDE: usize = 64;
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("streaming");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("streaming", name)
 }
 
 /// Image `i` of the field: a few random plane waves and blobs plus 1 % noise, float32.
@@ -73,6 +73,13 @@ fn write_field(path: &Path, n: usize) {
 
 /// Runs the CLI under `/usr/bin/time -v`; returns its output and maximum resident set size
 /// in MiB.
+/// Runs one step with [`run_measured`], notes it in `report`, and checks its peak memory.
+fn measured_step(report: &mut Vec<String>, label: &str, args: &[&str]) {
+    let (text, rss) = run_measured(args);
+    report.push(format!("{label}: {rss} MiB; {}", text.trim()));
+    assert!(rss < RSS_LIMIT_MIB, "{label} held {rss} MiB");
+}
+
 fn run_measured(args: &[&str]) -> (String, u64) {
     let time = Path::new("/usr/bin/time");
     assert!(
@@ -144,44 +151,50 @@ fn a_file_larger_than_the_memory_allowed_streams_through() {
     );
 
     let mut report = vec![];
-    let (text, rss) = run_measured(&[
+    measured_step(
+        &mut report,
         "train",
-        input.to_str().unwrap(),
-        "-o",
-        codebook.to_str().unwrap(),
-        "--model",
-        "kmeans",
-        "--prototypes",
-        "256",
-        "--tile",
-        "4x8",
-        "--samples",
-        "200000",
-    ]);
-    report.push(format!("train: {rss} MiB; {}", text.trim()));
-    assert!(rss < RSS_LIMIT_MIB, "train held {rss} MiB");
+        &[
+            "train",
+            input.to_str().unwrap(),
+            "-o",
+            codebook.to_str().unwrap(),
+            "--model",
+            "kmeans",
+            "--prototypes",
+            "256",
+            "--tile",
+            "4x8",
+            "--samples",
+            "200000",
+        ],
+    );
 
-    let (text, rss) = run_measured(&[
+    measured_step(
+        &mut report,
         "compress",
-        input.to_str().unwrap(),
-        "-c",
-        codebook.to_str().unwrap(),
-        "-o",
-        frame.to_str().unwrap(),
-        "--nthreads",
-        "2",
-    ]);
-    report.push(format!("compress: {rss} MiB; {}", text.trim()));
-    assert!(rss < RSS_LIMIT_MIB, "compress held {rss} MiB");
+        &[
+            "compress",
+            input.to_str().unwrap(),
+            "-c",
+            codebook.to_str().unwrap(),
+            "-o",
+            frame.to_str().unwrap(),
+            "--nthreads",
+            "2",
+        ],
+    );
 
-    let (text, rss) = run_measured(&[
+    measured_step(
+        &mut report,
         "decompress",
-        frame.to_str().unwrap(),
-        "-o",
-        back.to_str().unwrap(),
-    ]);
-    report.push(format!("decompress: {rss} MiB; {}", text.trim()));
-    assert!(rss < RSS_LIMIT_MIB, "decompress held {rss} MiB");
+        &[
+            "decompress",
+            frame.to_str().unwrap(),
+            "-o",
+            back.to_str().unwrap(),
+        ],
+    );
     eprintln!(
         "{file_mib} MiB file, {n} images of {SIDE}x{SIDE} float32:\n{}",
         report.join("\n")
@@ -239,26 +252,30 @@ fn a_file_larger_than_the_memory_allowed_streams_through() {
     // Without a codebook, to a bound relative to the value range: the range pass and the
     // predictive engine stream too, and every value is within the bound.
     let mut report = vec![];
-    let (text, rss) = run_measured(&[
-        "compress",
-        input.to_str().unwrap(),
-        "-o",
-        frame.to_str().unwrap(),
-        "--rel-error",
-        "1e-3",
-        "--nthreads",
-        "2",
-    ]);
-    report.push(format!("compress --rel-error: {rss} MiB; {}", text.trim()));
-    assert!(rss < RSS_LIMIT_MIB, "compress --rel-error held {rss} MiB");
-    let (text, rss) = run_measured(&[
+    measured_step(
+        &mut report,
+        "compress --rel-error",
+        &[
+            "compress",
+            input.to_str().unwrap(),
+            "-o",
+            frame.to_str().unwrap(),
+            "--rel-error",
+            "1e-3",
+            "--nthreads",
+            "2",
+        ],
+    );
+    measured_step(
+        &mut report,
         "decompress",
-        frame.to_str().unwrap(),
-        "-o",
-        back.to_str().unwrap(),
-    ]);
-    report.push(format!("decompress: {rss} MiB; {}", text.trim()));
-    assert!(rss < RSS_LIMIT_MIB, "decompress held {rss} MiB");
+        &[
+            "decompress",
+            frame.to_str().unwrap(),
+            "-o",
+            back.to_str().unwrap(),
+        ],
+    );
     eprintln!("predictive:\n{}", report.join("\n"));
     let step = 1024;
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
