@@ -408,17 +408,25 @@ fn encode_with(
     let mut target = std::mem::take(&mut s.target);
     let classes = std::mem::take(&mut s.classes);
     let negative = std::mem::take(&mut s.negative);
+    let inputs = |target| Inputs {
+        values: &values,
+        target,
+        classes: &classes,
+        negative: &negative,
+    };
     let choice = match bound {
         BlockBound::Absolute { max_error } => {
             let dom = domain::Absolute { dtype, max_error };
             // The domain values are the values themselves.
-            let inputs = Inputs {
-                values: &values,
-                target: &values,
-                classes: &classes,
-                negative: &negative,
-            };
-            choose_and_code(&dom, &bound, &squeezed, dtype, &inputs, s, &mut block)
+            choose_and_code(
+                &dom,
+                &bound,
+                &squeezed,
+                dtype,
+                &inputs(&values),
+                s,
+                &mut block,
+            )
         }
         BlockBound::PointwiseRelative { rel, .. } => {
             let dom = domain::Log { dtype, rel };
@@ -430,13 +438,15 @@ fn encode_with(
                     0.0
                 }
             }));
-            let inputs = Inputs {
-                values: &values,
-                target: &target,
-                classes: &classes,
-                negative: &negative,
-            };
-            choose_and_code(&dom, &bound, &squeezed, dtype, &inputs, s, &mut block)
+            choose_and_code(
+                &dom,
+                &bound,
+                &squeezed,
+                dtype,
+                &inputs(&target),
+                s,
+                &mut block,
+            )
         }
     };
     (s.values, s.target, s.classes, s.negative) = (values, target, classes, negative);
