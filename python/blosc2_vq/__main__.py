@@ -89,6 +89,23 @@ def diagnose() -> int:
         )
     except Exception as e:
         report(False, "round trip", f"{type(e).__name__}: {e}")
+    # The one-call path most users take: no codebook, just a bound, which must hold everywhere.
+    try:
+        import numpy as np
+
+        x = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+        x += np.random.default_rng(1).normal(0, 0.01, x.shape).astype(np.float32)
+        arr = blosc2_vq.compress(x, max_error=1e-3)
+        back = arr[:]
+        worst = float(np.abs(back.astype(np.float64) - x).max())
+        report(
+            back.shape == x.shape and worst <= 1e-3,
+            "round trip, no codebook",
+            f"{x.shape} float32 at max_error=1e-3: ratio "
+            f"{arr.schunk.nbytes / arr.schunk.cbytes:.2f}, max abs error {worst:.2e}",
+        )
+    except Exception as e:
+        report(False, "round trip, no codebook", f"{type(e).__name__}: {e}")
     print("all checks passed" if not failures else f"{failures} check(s) failed")
     return 0 if not failures else 1
 
