@@ -176,6 +176,22 @@ typedef struct {
   double psnr;
 } blosc2_vq_error_bound;
 
+// What `blosc2_vq_choose_coding` decided.
+typedef struct {
+  // A trained residual codebook to store as the `vq` metalayer instead of the settings
+  // (free it with `blosc2_vq_free`), or NULL: compress with the settings (no codebook).
+  uint8_t *codebook;
+  // Bytes at `codebook` (0 when NULL).
+  int64_t codebook_len;
+  // Estimated chunk bytes of the whole array without a codebook.
+  int64_t predictive_bytes;
+  // Estimated bytes with the best trained codebook, its own bytes included; -1 when no
+  // codebook was tried.
+  int64_t codebook_bytes;
+  // What was chosen and why, one line, NUL-terminated.
+  char reason[256];
+} blosc2_vq_coding_choice;
+
 // A training progress callback: `user_data` as given in `blosc2_vq_train_params`, the
 // training iterations done so far and the most the fit may run (`total`, for a progress
 // bar; a fit that converges stops earlier), and the model's current loss. Return 0 to go
@@ -415,6 +431,26 @@ int blosc2_vq_settings_new(const blosc2_vq_error_bound *bound,
                            int64_t n_values,
                            uint8_t **out,
                            int64_t *out_len);
+
+// One call with just a bound: measures on a sample of `data` whether the codec-free
+// settings or a residual codebook trained on the array codes it in fewer bytes, counting
+// the codebook's own bytes (see the Rust `blosc2_vq::choose`). `settings` are the bytes
+// from `blosc2_vq_settings_new` for this array; `blocks` the block shape the array will be
+// stored with (`ndim` values, as `shape`). Returns 0 and fills `*choice`, or a negative
+// code (the message from `blosc2_vq_last_error_message` says why).
+//
+// # Safety
+// `data` must point to `prod(shape)` values of `dtype` (`BLOSC2_VQ_DTYPE_FLOAT32` or
+// `_FLOAT64`) in C order; `shape` and `blocks` to `ndim` integers; `settings` to
+// `settings_len` bytes; `choice` must be writable.
+int blosc2_vq_choose_coding(const void *data,
+                            int32_t dtype,
+                            const int64_t *shape,
+                            const int32_t *blocks,
+                            int32_t ndim,
+                            const uint8_t *settings,
+                            int64_t settings_len,
+                            blosc2_vq_coding_choice *choice);
 
 // Fills `params` with the library's defaults for `model` (`BLOSC2_VQ_MODEL_*`): the Rust
 // parameter types' defaults, the same as the CLI's and Python's (36 prototypes, or 256

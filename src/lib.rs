@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 pub mod block;
+pub mod choose;
 pub mod codebook;
 pub mod codec;
 pub mod engine;

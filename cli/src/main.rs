@@ -275,6 +275,12 @@ enum Command {
         /// range × √3 × 10^(−DB/20), every value within it.
         #[arg(long, value_name = "DB", allow_negative_numbers = true)]
         psnr: Option<f64>,
+        /// Without a codebook, do not try one: by default a residual codebook is trained on
+        /// a sample of the data and kept when it measures smaller, its own bytes counted
+        /// (most arrays are too small or too predictable for one to pay; it is then not
+        /// trained at all).
+        #[arg(long)]
+        no_codebook_trial: bool,
     },
     /// Decompress a Blosc2 frame made with the vq codec into a .npy file.
     Decompress {
@@ -475,6 +481,7 @@ fn run(cli: Cli) -> CliResult<()> {
             rel_error,
             pw_rel_error,
             psnr,
+            no_codebook_trial,
         } => {
             let flags = predictive::BoundFlags {
                 max_error,
@@ -506,7 +513,20 @@ fn run(cli: Cli) -> CliResult<()> {
                         chunks.as_ref().map(|s| &s.0[..]),
                         blocks.as_ref().map(|s| &s.0[..]),
                     );
-                    (settings.to_msgpack(), mode, chunks, blocks)
+                    let mut meta = settings.to_msgpack();
+                    let mut mode = mode;
+                    if !no_codebook_trial && blocks.len() == shape.len() {
+                        let choice = predictive::choose_coding(&source, &blocks, &settings)?;
+                        println!("{}: {}", input.display(), choice.reason);
+                        if let Some(cb) = choice.codebook {
+                            mode = format!(
+                                "residual codebook trained on this array, {}",
+                                predictive::describe_bound(&settings.requested)
+                            );
+                            meta = cb;
+                        }
+                    }
+                    (meta, mode, chunks, blocks)
                 }
                 Coding::Codebook(path) => {
                     let mut cb_bytes = read_codebook(&path)?;

@@ -3,8 +3,10 @@
 //! and `compress` name a bound.
 
 use crate::{npy, progress, CliResult};
+use blosc2_vq::choose::CodingChoice;
 use blosc2_vq::engine::bound::ErrorBound;
 use blosc2_vq::engine::settings::Settings;
+use blosc2_vq::tiles::Dtype;
 
 /// The flags naming an error bound, as `compress` takes them.
 #[derive(Clone, Copy, Debug, Default)]
@@ -95,6 +97,37 @@ pub fn settings_for(
         None
     };
     Settings::new(bound, range).map_err(|e| format!("error bound: {e}"))
+}
+
+/// The library's choice between the predictive engine and a residual codebook trained on
+/// the array ([`blosc2_vq::choose`]), reading only the sampled blocks from the file.
+pub fn choose_coding(
+    source: &npy::NpyReader,
+    blocks: &[usize],
+    settings: &Settings,
+) -> CliResult<CodingChoice> {
+    let dtype = match source.dtype {
+        npy::Dtype::F32 => Dtype::Float32,
+        npy::Dtype::F64 => Dtype::Float64,
+        other => {
+            return Ok(CodingChoice {
+                codebook: None,
+                predictive_bytes: 0,
+                codebook_bytes: None,
+                reason: format!(
+                    "predictive: codebooks are tried for float32 and float64 only, not {}",
+                    other.numpy()
+                ),
+            })
+        }
+    };
+    let mut read = |offset: usize, out: &mut [u8]| {
+        source
+            .read_bytes(offset, out)
+            .map_err(blosc2_vq::Error::InvalidData)
+    };
+    blosc2_vq::choose::choose_coding(&source.shape, blocks, dtype, settings, &mut read)
+        .map_err(|e| format!("choosing a coding: {e}"))
 }
 
 /// Default chunk and block shapes of the codebook-free mode, the same as Python's

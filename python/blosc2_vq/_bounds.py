@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ctypes
+import numbers
 from typing import Any
 
 from . import _clib
@@ -36,7 +37,8 @@ _settings_new.restype = ctypes.c_int
 def _given(name: str, value: float | None) -> float:
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real: numpy scalars too (a bound computed with numpy is an np.float32/64).
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise VQError(f"invalid parameter `{name}`: {value!r} is not a number")
     if value == 0:
         raise VQError(f"invalid parameter `{name}`: 0: the bound must be positive (leave it out instead)")
@@ -84,6 +86,70 @@ def settings(
     if rc < 0:
         raise VQError(_clib.last_error_message())
     return _clib.take(out, out_len)
+
+
+class CodingChoice(ctypes.Structure):
+    """blosc2_vq_coding_choice."""
+
+    _fields_ = [
+        ("codebook", ctypes.POINTER(ctypes.c_uint8)),
+        ("codebook_len", ctypes.c_int64),
+        ("predictive_bytes", ctypes.c_int64),
+        ("codebook_bytes", ctypes.c_int64),
+        ("reason", ctypes.c_char * 256),
+    ]
+
+
+_choose_coding = _clib.lib().blosc2_vq_choose_coding
+_choose_coding.argtypes = [
+    ctypes.c_void_p,
+    ctypes.c_int32,
+    ctypes.POINTER(ctypes.c_int64),
+    ctypes.POINTER(ctypes.c_int32),
+    ctypes.c_int32,
+    ctypes.c_char_p,
+    ctypes.c_int64,
+    ctypes.POINTER(CodingChoice),
+]
+_choose_coding.restype = ctypes.c_int
+
+
+def choose_coding(data: Any, blocks: tuple[int, ...], settings_bytes: bytes) -> tuple[bytes | None, dict[str, Any]]:
+    """The library's one-call choice (`blosc2_vq_choose_coding`): a residual codebook trained
+    on a sample of `data` when it measures smaller than the codebook-free `settings_bytes`,
+    counting its own bytes, else None; and what was measured (`chosen`, `reason`,
+    `predictive_bytes`, `codebook_bytes`: estimates for the whole array). Arrays that are not
+    float32/float64 numpy arrays are left to the settings without trying."""
+    import numpy as np
+
+    if not isinstance(data, np.ndarray) or data.dtype not in (np.float32, np.float64) or data.ndim == 0:
+        return None, {"chosen": "predictive", "reason": "predictive: codebooks are tried on float numpy arrays only"}
+    values = np.ascontiguousarray(data)
+    if not values.dtype.isnative:
+        values = values.astype(values.dtype.newbyteorder("="))
+    shape = (ctypes.c_int64 * values.ndim)(*values.shape)
+    block = (ctypes.c_int32 * values.ndim)(*blocks)
+    out = CodingChoice()
+    rc = _choose_coding(
+        values.ctypes.data_as(ctypes.c_void_p),
+        _clib.DTYPE_FLOAT64 if values.dtype == np.float64 else _clib.DTYPE_FLOAT32,
+        shape,
+        block,
+        values.ndim,
+        settings_bytes,
+        len(settings_bytes),
+        ctypes.byref(out),
+    )
+    if rc < 0:
+        raise VQError(_clib.last_error_message())
+    codebook = _clib.take(out.codebook, ctypes.c_int64(out.codebook_len)) if out.codebook else None
+    report: dict[str, Any] = {
+        "chosen": "codebook" if codebook is not None else "predictive",
+        "reason": out.reason.decode("utf-8", "replace"),
+        "predictive_bytes": int(out.predictive_bytes),
+        "codebook_bytes": None if out.codebook_bytes < 0 else int(out.codebook_bytes),
+    }
+    return codebook, report
 
 
 def describe(meta: Any) -> dict[str, Any] | None:

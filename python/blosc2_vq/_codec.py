@@ -12,6 +12,8 @@ from ._codebook import Codebook, CodebookLike
 DEFAULT_CODEC_ID = 185
 #: The codec's name, which c-blosc2 turns into the library name `libblosc2_vq.so`.
 CODEC_NAME = "vq"
+#: The variable-length metalayer where `compress` records whether it chose a codebook, and why.
+CHOICE_VLMETA = "blosc2_vq_choice"
 
 
 def libpath() -> str:
@@ -99,6 +101,7 @@ def compress(
     rel_error: float | None = None,
     pw_rel_error: float | None = None,
     psnr: float | None = None,
+    codebook_trial: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Compresses `data` with the vq codec into a `blosc2.NDArray` (`blosc2.asarray` with
@@ -110,7 +113,11 @@ def compress(
     floor) or `psnr` (dB over the range). Blocks are then predicted from their decoded
     neighbours and coded so that every value is within the bound; NaN and infinities come
     back bit-exact. Chunks and blocks default to shapes that give the predictor room
-    (`default_blocks`).
+    (`default_blocks`). Unless `codebook_trial=False`, a residual codebook is also trained on
+    a sample of `data` and measured against the predictor on other blocks of it; it is kept
+    only when the whole array, codebook included, comes out smaller (for most arrays it is not
+    trained at all: it could not pay for itself). When one was trained,
+    `info(array)["choice"]` says what was chosen and why.
 
     With a `codebook` (any form `Codebook.from_bytes` takes) the codebook codes the blocks;
     `max_error=e` then re-seals a residual codebook with that bound.
@@ -123,6 +130,7 @@ def compress(
     from . import _bounds
 
     meta = dict(kwargs.pop("meta", {}) or {})
+    choice: dict[str, Any] | None = None
     if codebook is None:
         if codec_meta:
             raise VQError(f"codec_meta {codec_meta} sets a codebook's weight bits; without a codebook leave it at 0")
@@ -140,6 +148,10 @@ def compress(
                 blocks = tuple(min(b, c) for b, c in zip(default_blocks, chunks, strict=True))
             else:
                 chunks, blocks = default_chunks, default_blocks
+        if codebook_trial and blocks is not None:
+            trained, choice = _bounds.choose_coding(data, tuple(blocks), meta[CODEC_NAME])
+            if trained is not None:
+                meta[CODEC_NAME] = trained
     else:
         if rel_error is not None or pw_rel_error is not None or psnr is not None:
             raise VQError(
@@ -158,7 +170,7 @@ def compress(
     register(codec_id)
     errors_before = codec_error_count()
     try:
-        return blosc2.asarray(
+        array = blosc2.asarray(
             data, chunks=chunks, blocks=blocks, meta=meta, cparams=cparams(codec_id, nthreads, codec_meta), **kwargs
         )
     except RuntimeError as e:
@@ -168,12 +180,19 @@ def compress(
         if message:
             raise VQError(message) from e
         raise VQError(f"c-blosc2 failed without a codec error ({type(e).__name__}: {e}){_loading_hint()}") from e
+    if choice is not None and choice.get("codebook_bytes") is not None:
+        # Kept with the array (a persistent frame too), for `info`, when a codebook was
+        # trained: about 200 bytes, which would weigh on the small arrays never tried.
+        array.schunk.vlmeta[CHOICE_VLMETA] = choice
+    return array
 
 
 def info(array: Any) -> dict[str, Any]:
     """What a compressed array carries: `{"mode": "predictive", "requested": ..., "bound":
     ..., "value_range": ...}` for the codebook-free mode, `{"mode": "codebook", "kind":
-    ...}` for a codebook, plus `chunks`, `blocks`, `cbytes` and `bits_per_value` (chunks)."""
+    ...}` for a codebook, plus `chunks`, `blocks`, `cbytes` and `bits_per_value` (chunks), and
+    for an array for which `compress` trained a codebook from just a bound, `choice`:
+    `chosen` ("predictive" or "codebook"), `reason`, and the estimated bytes of both."""
     from . import _bounds
 
     schunk = array.schunk
@@ -189,6 +208,8 @@ def info(array: Any) -> dict[str, Any]:
         }
     else:
         out = {"mode": "codebook", "kind": Codebook.from_bytes(meta).kind}
+    if CHOICE_VLMETA in schunk.vlmeta:
+        out["choice"] = dict(schunk.vlmeta[CHOICE_VLMETA])
     out.update(
         chunks=tuple(array.chunks),
         blocks=tuple(array.blocks),

@@ -164,6 +164,9 @@ class VQ(_Codec):  # type: ignore[misc,unused-ignore]  # numcodecs has no type i
             rel_error=bounds.get("rel_error"),
             pw_rel_error=bounds.get("pw_rel_error"),
             psnr=bounds.get("psnr"),
+            # A zarr chunk is small and coded on its own: a codebook stored in every chunk
+            # would not pay for itself, and training it would slow every write.
+            codebook_trial=False,
         )
         return bytes(compressed.to_cframe())
 

@@ -315,3 +315,45 @@ def test_cli_and_python_frames_interoperate(tmp_path: Path, cli_bin: Path) -> No
     check_bound(field, np.load(back), {"pw_rel_error": 1e-3, "max_error": 1e-5})
     text = subprocess.run([str(cli_bin), "info", str(py_frame)], check=True, capture_output=True, text=True).stdout
     assert "predictive" in text and "pw_rel_error 0.001 (floor max_error 1e-5)" in text, text
+
+
+def test_one_call_keeps_a_trained_codebook_only_when_it_pays(tmp_path: Path, faces: Array) -> None:
+    # The 400 faces at 0.1: a residual codebook trained on them saves more than its own bytes.
+    path, plain = tmp_path / "chosen.b2nd", tmp_path / "plain.b2nd"
+    arr = blosc2_vq.compress(faces, max_error=0.1, urlpath=str(path), mode="w")
+    info = blosc2_vq.info(arr)
+    assert info["mode"] == "codebook" and info["kind"] == "residual", info
+    choice = info["choice"]
+    assert choice["chosen"] == "codebook" and choice["reason"].startswith("residual codebook"), choice
+    assert choice["codebook_bytes"] < choice["predictive_bytes"], choice
+    expected = arr[:]
+    check_bound(faces, expected, {"max_error": 0.1})
+    blosc2_vq.compress(faces, max_error=0.1, codebook_trial=False, urlpath=str(plain), mode="w")
+    # What a user pays: the whole file, codebook and all.
+    assert path.stat().st_size < plain.stat().st_size, (path.stat().st_size, plain.stat().st_size)
+    # The codebook and the choice travel with the frame.
+    del arr
+    out = tmp_path / "read.npy"
+    subprocess.run([sys.executable, "-c", READ_SCRIPT, str(path), str(out)], check=True, cwd=tmp_path)
+    np.testing.assert_array_equal(np.load(out).view(np.uint32), expected.view(np.uint32))
+    assert blosc2_vq.info(blosc2.open(str(path)))["choice"] == choice
+    # Deterministic: the same codebook, and with one thread (c-blosc2's threads may order a
+    # chunk's blocks differently) the same chunks, byte for byte.
+    again = blosc2_vq.compress(faces, max_error=0.1)
+    reopened = blosc2.open(str(path))  # kept in a name: python-blosc2 frees a temporary's SChunk
+    assert bytes(again.schunk.meta["vq"]) == bytes(reopened.schunk.meta["vq"])
+    one, other = (blosc2_vq.compress(faces, max_error=0.1, nthreads=1) for _ in range(2))
+    assert all(one.schunk.get_chunk(i) == other.schunk.get_chunk(i) for i in range(one.schunk.nchunks))
+
+    # At 0.01 the codebook is measured and loses: nothing of it is stored.
+    tight = blosc2_vq.info(blosc2_vq.compress(faces, max_error=0.01))
+    assert tight["mode"] == "predictive" and tight["choice"]["chosen"] == "predictive", tight
+    assert tight["choice"]["codebook_bytes"] > 0.98 * tight["choice"]["predictive_bytes"], tight
+    # Too small for any codebook to pay, or a point-wise bound: nothing trained, nothing
+    # recorded, the same bytes as with codebook_trial=False.
+    for data, bound in ((faces[:8], {"max_error": 0.1}), (faces, {"pw_rel_error": 0.1})):
+        tried = blosc2_vq.compress(data, nthreads=1, **bound)
+        info = blosc2_vq.info(tried)
+        assert info["mode"] == "predictive" and "choice" not in info, info
+        plain = blosc2_vq.compress(data, nthreads=1, codebook_trial=False, **bound)
+        assert bytes(tried.schunk.to_cframe()) == bytes(plain.schunk.to_cframe())

@@ -3,10 +3,12 @@
 
 use super::guard;
 use super::train::{BLOSC2_VQ_DTYPE_FLOAT32, BLOSC2_VQ_DTYPE_FLOAT64};
+use crate::choose::choose_coding_in_memory;
 use crate::engine::bound::{finite_range, ErrorBound};
 use crate::engine::settings::Settings;
 use crate::error::{Error, Result};
-use std::ffi::{c_int, c_void};
+use crate::tiles::Dtype;
+use std::ffi::{c_char, c_int, c_void};
 
 /// An error bound: set exactly one field (0 means "not given"), except that `max_error` may
 /// go with `pw_rel_error` as its absolute floor.
@@ -108,5 +110,132 @@ pub unsafe extern "C" fn blosc2_vq_settings_new(
         let settings = Settings::new(requested, range)?;
         // SAFETY: both checked non-NULL; the caller passes writable locations.
         unsafe { super::hand_over(&settings.to_msgpack(), out, out_len) }
+    })
+}
+
+/// What `blosc2_vq_choose_coding` decided.
+#[repr(C)]
+#[derive(Debug)]
+pub struct blosc2_vq_coding_choice {
+    /// A trained residual codebook to store as the `vq` metalayer instead of the settings
+    /// (free it with `blosc2_vq_free`), or NULL: compress with the settings (no codebook).
+    pub codebook: *mut u8,
+    /// Bytes at `codebook` (0 when NULL).
+    pub codebook_len: i64,
+    /// Estimated chunk bytes of the whole array without a codebook.
+    pub predictive_bytes: i64,
+    /// Estimated bytes with the best trained codebook, its own bytes included; -1 when no
+    /// codebook was tried.
+    pub codebook_bytes: i64,
+    /// What was chosen and why, one line, NUL-terminated.
+    pub reason: [c_char; 256],
+}
+
+/// One call with just a bound: measures on a sample of `data` whether the codec-free
+/// settings or a residual codebook trained on the array codes it in fewer bytes, counting
+/// the codebook's own bytes (see the Rust `blosc2_vq::choose`). `settings` are the bytes
+/// from `blosc2_vq_settings_new` for this array; `blocks` the block shape the array will be
+/// stored with (`ndim` values, as `shape`). Returns 0 and fills `*choice`, or a negative
+/// code (the message from `blosc2_vq_last_error_message` says why).
+///
+/// # Safety
+/// `data` must point to `prod(shape)` values of `dtype` (`BLOSC2_VQ_DTYPE_FLOAT32` or
+/// `_FLOAT64`) in C order; `shape` and `blocks` to `ndim` integers; `settings` to
+/// `settings_len` bytes; `choice` must be writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn blosc2_vq_choose_coding(
+    data: *const c_void,
+    dtype: i32,
+    shape: *const i64,
+    blocks: *const i32,
+    ndim: i32,
+    settings: *const u8,
+    settings_len: i64,
+    choice: *mut blosc2_vq_coding_choice,
+) -> c_int {
+    guard("blosc2_vq_choose_coding", || {
+        for (ptr, name) in [
+            (data.cast::<u8>(), "data"),
+            (shape.cast(), "shape"),
+            (blocks.cast(), "blocks"),
+            (settings, "settings"),
+            (choice.cast_const().cast(), "choice"),
+        ] {
+            if ptr.is_null() {
+                return Err(Error::NullPointer(name));
+            }
+        }
+        if !(1..=crate::tiles::geometry::MAX_DIMS as i32).contains(&ndim) {
+            return Err(Error::param(
+                "ndim",
+                format!("{ndim} outside 1..={}", crate::tiles::geometry::MAX_DIMS),
+            ));
+        }
+        let settings_len = super::len_from_c(settings_len, "settings_len")?;
+        // SAFETY: checked non-NULL; the caller passes ndim integers in each and settings_len
+        // bytes at settings.
+        let (dims, block_dims, settings) = unsafe {
+            (
+                std::slice::from_raw_parts(shape, ndim as usize),
+                std::slice::from_raw_parts(blocks, ndim as usize),
+                std::slice::from_raw_parts(settings, settings_len),
+            )
+        };
+        let positive = |v: i64| usize::try_from(v).ok().filter(|&v| v > 0);
+        let dims: Vec<usize> = dims
+            .iter()
+            .map(|&d| positive(d))
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::param("shape", format!("{dims:?}: sides must be positive")))?;
+        let block_dims: Vec<usize> = block_dims
+            .iter()
+            .map(|&d| positive(i64::from(d)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::param("blocks", format!("{block_dims:?}: sides must be positive"))
+            })?;
+        let dtype = match dtype {
+            BLOSC2_VQ_DTYPE_FLOAT32 => Dtype::Float32,
+            BLOSC2_VQ_DTYPE_FLOAT64 => Dtype::Float64,
+            other => {
+                return Err(Error::UnsupportedDtype(format!(
+                    "dtype {other}: use BLOSC2_VQ_DTYPE_FLOAT32 or BLOSC2_VQ_DTYPE_FLOAT64"
+                )))
+            }
+        };
+        let nbytes = dims
+            .iter()
+            .try_fold(dtype.size(), |a, &d| a.checked_mul(d))
+            .filter(|&n| n <= isize::MAX as usize)
+            .ok_or_else(|| Error::param("shape", format!("{dims:?} overflows")))?;
+        let settings = Settings::from_msgpack(settings)?;
+        // SAFETY: checked non-NULL; the caller passes prod(shape) values of dtype at data.
+        let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), nbytes) };
+        let decided = choose_coding_in_memory(bytes, &dims, &block_dims, dtype, &settings)?;
+        let mut reason = [0 as c_char; 256];
+        let mut end = decided.reason.len().min(reason.len() - 1);
+        while !decided.reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        for (dst, &src) in reason.iter_mut().zip(&decided.reason.as_bytes()[..end]) {
+            *dst = src as c_char;
+        }
+        let (mut codebook, mut codebook_len) = (std::ptr::null_mut(), 0i64);
+        if let Some(cb) = &decided.codebook {
+            // SAFETY: the locals are valid output locations.
+            unsafe { super::hand_over(cb, &mut codebook, &mut codebook_len) }?;
+        }
+        let out = blosc2_vq_coding_choice {
+            codebook,
+            codebook_len,
+            predictive_bytes: i64::try_from(decided.predictive_bytes).unwrap_or(i64::MAX),
+            codebook_bytes: decided
+                .codebook_bytes
+                .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            reason,
+        };
+        // SAFETY: checked non-NULL; the caller passes a writable struct.
+        unsafe { choice.write(out) };
+        Ok(0)
     })
 }

@@ -66,6 +66,21 @@ int main(int argc, char **argv) {
   b2nd_array_t *array = NULL;
   EXPECT(blosc2_vq_b2nd_compress(argv[1], settings, settings_len, field, 3, shape, chunks,
                                  blocks, "<f8", 2, &array) == 0);
+  /* The one-call choice: this smooth field stays predictive (a codebook would not pay),
+     with a reason and the predictive estimate; a NULL output is refused. */
+  {
+    blosc2_vq_coding_choice choice;
+    memset(&choice, 0xAB, sizeof choice);
+    EXPECT(blosc2_vq_choose_coding(field, BLOSC2_VQ_DTYPE_FLOAT64, shape, blocks, 3, settings,
+                                   settings_len, &choice) == 0);
+    EXPECT(choice.codebook == NULL && choice.codebook_len == 0);
+    EXPECT(strncmp(choice.reason, "predictive", 10) == 0);
+    EXPECT(memchr(choice.reason, '\0', sizeof choice.reason) != NULL);
+    EXPECT(blosc2_vq_choose_coding(field, BLOSC2_VQ_DTYPE_FLOAT64, shape, blocks, 3, settings,
+                                   settings_len, NULL) < 0);
+    EXPECT(strstr(blosc2_vq_last_error_message(), "choice") != NULL);
+  }
+
   blosc2_vq_free(settings);
   if (array != NULL) {
     EXPECT(array->sc->cbytes < n * (int64_t)sizeof(double) / 4);
