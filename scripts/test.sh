@@ -5,20 +5,26 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Elapsed time at each stage, so that the whole stays within CI's 30 minutes.
+stage() { echo "== [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
 
 # Set-up first (what is already there is skipped), so that this is a first command too.
+stage set-up
 bash scripts/setup.sh
 
+stage formatting, lints, docs
 # Habits first: formatting, lints (warnings are errors), and the docs of the public API.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p blosc2-vq
 
+stage cargo test
 cargo test
 cargo build --examples   # the Python tests exchange frames with examples/b2nd_file.rs
 
 # Fuzzing, each target for a short, bounded time so that regressions show (long runs are
 # local: see README). Seeds come from real Olivetti blocks and codebooks.
+stage fuzzing
 faces=${BLOSC2_VQ_OLIVETTI:-"$root/../shared/data/olivetti_faces_u8.npy"}
 export RUSTC_BOOTSTRAP=1   # cargo-fuzz passes -Z flags (sanitizer) to the stable compiler
 cargo fuzz build --fuzz-dir fuzz
@@ -40,6 +46,7 @@ unset RUSTC_BOOTSTRAP
 # CPython 3.10 to 3.13 and tested from outside the source tree with the venv never activated
 # and no venv on PATH.
 python=${PYTHON:-python3}
+stage wheels
 bash scripts/build_wheels.sh
 wheel=$(ls "$root"/target/python-dist/wheelhouse/blosc2_vq-*-py3-none-manylinux2014_x86_64*.whl)
 
@@ -71,6 +78,7 @@ cd "$work"
 # codebook, reopened in fresh processes).
 for env in oldest:3.10 newest:3.13 between:3.11 between:3.12; do
   kind=${env%%:*} version=${env#*:}
+  stage "Python $version ($kind)"
   venv="$root/target/pyvenv-$version"
   rm -rf "$venv" && "$(cpython "$version")" -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
@@ -100,3 +108,4 @@ for env in oldest:3.10 newest:3.13 between:3.11 between:3.12; do
   PATH=/usr/bin:/bin BLOSC_TRACE=1 BLOSC2_VQ_ROOT="$root" \
     "$venv/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib -q "${tests[@]}"
 done
+stage done
