@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-rustup target add aarch64-unknown-linux-gnu   # build_wheels.sh cross-builds the aarch64 wheel
+rustup target add aarch64-unknown-linux-gnu   # test.sh checks the aarch64 build; build_wheels.sh makes its wheel
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz   # the fuzzers
 cargo build --release                # target/release/libblosc2_vq.so and target/release/blosc2-vq
 cargo test --no-run                  # builds c-blosc2 (blosc2-sys), ZFP (zfp-sys) and the tests

@@ -398,14 +398,17 @@ mod tests {
     fn a_codebook_that_pays_is_chosen_the_same_every_time() {
         let (rows, cols) = (1024, 1024);
         let data = bytes_f32(&patterned(rows, cols, 1));
-        let choice = choose_coding_in_memory(
-            &data,
-            &[rows, cols],
-            &[256, 256],
-            Dtype::Float32,
-            &settings(0.01),
-        )
-        .unwrap();
+        let choose = || {
+            choose_coding_in_memory(
+                &data,
+                &[rows, cols],
+                &[256, 256],
+                Dtype::Float32,
+                &settings(0.01),
+            )
+            .unwrap()
+        };
+        let choice = choose();
         assert!(choice.codebook.is_some(), "{choice:?}");
         let with_codebook = choice.codebook_bytes.unwrap() as f64;
         assert!(
@@ -418,15 +421,7 @@ mod tests {
             choice.reason
         );
         // The same array and bound: the same choice, byte for byte.
-        let again = choose_coding_in_memory(
-            &data,
-            &[rows, cols],
-            &[256, 256],
-            Dtype::Float32,
-            &settings(0.01),
-        )
-        .unwrap();
-        assert_eq!(again, choice);
+        assert_eq!(choose(), choice);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::{bin, fails, ok, scratch};
+use common::{bin, compress, decompress, fails, ok, scratch};
 
 fn faces_path() -> PathBuf {
     std::env::var_os("BLOSC2_VQ_OLIVETTI")
@@ -39,24 +39,11 @@ fn faces_f32(path: &Path) -> Vec<f32> {
 fn one_call_keeps_a_trained_codebook_only_when_it_pays() {
     let npy = tmp("faces_choice.npy");
     let faces = faces_f32(&npy);
-    let compress = |name: &str, flags: &[&str]| -> (String, u64, Vec<f32>) {
+    let run = |name: &str, flags: &[&str]| -> (String, u64, Vec<f32>) {
         let frame = tmp(&format!("{name}.b2nd"));
         let back = tmp(&format!("{name}_back.npy"));
-        let text = ok(bin()
-            .arg("compress")
-            .arg(&npy)
-            .arg("-o")
-            .arg(&frame)
-            .args(flags)
-            .output()
-            .unwrap());
-        ok(bin()
-            .arg("decompress")
-            .arg(&frame)
-            .arg("-o")
-            .arg(&back)
-            .output()
-            .unwrap());
+        let text = compress(&npy, &frame, flags);
+        decompress(&frame, &back);
         let decoded: ndarray::Array3<f32> = ndarray_npy::read_npy(&back).unwrap();
         let size = std::fs::metadata(&frame).unwrap().len();
         (text, size, decoded.into_raw_vec_and_offset().0)
@@ -67,14 +54,14 @@ fn one_call_keeps_a_trained_codebook_only_when_it_pays() {
             .zip(decoded)
             .all(|(&a, &b)| (f64::from(a) - f64::from(b)).abs() <= bound)
     };
-    let (text, with_trial, decoded) = compress("loose", &["--max-error", "0.1"]);
+    let (text, with_trial, decoded) = run("loose", &["--max-error", "0.1"]);
     assert!(text.contains("residual codebook: about"), "{text}");
     assert!(
         text.contains("residual codebook trained on this array"),
         "{text}"
     );
     assert!(within(&decoded, 0.1));
-    let (text, without, decoded) = compress(
+    let (text, without, decoded) = run(
         "loose_plain",
         &["--max-error", "0.1", "--no-codebook-trial"],
     );
@@ -83,10 +70,10 @@ fn one_call_keeps_a_trained_codebook_only_when_it_pays() {
     // The whole file, codebook included, is smaller.
     assert!(with_trial < without, "{with_trial} >= {without}");
 
-    let (text, tight, decoded) = compress("tight", &["--max-error", "0.01"]);
+    let (text, tight, decoded) = run("tight", &["--max-error", "0.01"]);
     assert!(text.contains("predictive: about"), "{text}");
     assert!(within(&decoded, 0.01));
-    let (_, tight_plain, _) = compress(
+    let (_, tight_plain, _) = run(
         "tight_plain",
         &["--max-error", "0.01", "--no-codebook-trial"],
     );
@@ -129,13 +116,7 @@ fn train_compress_decompress_info() {
     );
     let text = ok(bin().arg("info").arg(&cb).output().unwrap());
     assert!(text.contains("24 prototypes"), "{text}");
-    ok(bin()
-        .arg("decompress")
-        .arg(&frame)
-        .arg("-o")
-        .arg(&back)
-        .output()
-        .unwrap());
+    decompress(&frame, &back);
     let rec: ndarray::Array3<f32> = ndarray_npy::read_npy(&back).unwrap();
     assert_eq!(rec.shape(), &[400, 64, 64]);
     let psnr = blosc2_vq::metrics::psnr(&faces, rec.as_slice().unwrap(), 1.0);

@@ -6,7 +6,7 @@ use ndarray::{ArrayD, IxDyn};
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::{bin, fails, ok, scratch};
+use common::{bin, compress, decompress, fails, ok, scratch};
 
 fn tmp(name: &str) -> PathBuf {
     scratch("predictive", name)
@@ -171,23 +171,10 @@ fn round_trip(
 ) -> (Values, String) {
     let frame = tmp(&format!("{name}.b2nd"));
     let back = tmp(&format!("{name}_back.npy"));
-    let text = ok(bin()
-        .arg("compress")
-        .arg(npy)
-        .arg("-o")
-        .arg(&frame)
-        .args(flags)
-        .output()
-        .unwrap());
+    let text = compress(npy, &frame, flags);
     assert!(text.contains("predictive"), "{text}");
     let info = ok(bin().arg("info").arg(&frame).output().unwrap());
-    ok(bin()
-        .arg("decompress")
-        .arg(&frame)
-        .arg("-o")
-        .arg(&back)
-        .output()
-        .unwrap());
+    decompress(&frame, &back);
     (read_npy(&back, f32s, shape), info)
 }
 

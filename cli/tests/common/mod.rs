@@ -2,7 +2,7 @@
 //! checks of a run's outcome.
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `blosc2-vq` binary under test.
@@ -37,4 +37,27 @@ pub fn fails(out: Output, needle: &str) -> String {
     );
     assert!(err.contains(needle), "{err:?} does not mention {needle:?}");
     err
+}
+
+/// `blosc2-vq compress INPUT -o FRAME FLAGS…`, which must succeed; its output.
+pub fn compress(input: &Path, frame: &Path, flags: &[&str]) -> String {
+    ok(bin()
+        .arg("compress")
+        .arg(input)
+        .arg("-o")
+        .arg(frame)
+        .args(flags)
+        .output()
+        .unwrap())
+}
+
+/// `blosc2-vq decompress FRAME -o OUTPUT`, which must succeed; its output.
+pub fn decompress(frame: &Path, output: &Path) -> String {
+    ok(bin()
+        .arg("decompress")
+        .arg(frame)
+        .arg("-o")
+        .arg(output)
+        .output()
+        .unwrap())
 }
