@@ -187,7 +187,11 @@ pub fn choose_coding(
         .map(|j| block_at(j * whole_blocks / k))
         .collect::<Result<Vec<_>>>()?
         .iter()
-        .flat_map(|b| values(b, dtype))
+        .flat_map(|b| {
+            let mut v = vec![0.0; b.len() / dtype.size()];
+            dtype.read_f64(b, &mut v);
+            v
+        })
         .collect();
     let mut training_shape = vec![k];
     training_shape.extend_from_slice(blocks);
@@ -356,20 +360,6 @@ fn coded_bytes(
     Ok(total)
 }
 
-/// The values of a float32 or float64 block, widened to f64.
-fn values(bytes: &[u8], dtype: Dtype) -> Vec<f64> {
-    match dtype {
-        Dtype::Float32 => bytes
-            .chunks_exact(4)
-            .map(|b| f64::from(f32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
-            .collect(),
-        _ => bytes
-            .chunks_exact(8)
-            .map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")))
-            .collect(),
-    }
-}
-
 /// [`choose_coding`] on an array held in memory (C order, native byte order).
 pub fn choose_coding_in_memory(
     data: &[u8],
@@ -532,7 +522,8 @@ mod tests {
             Ok(())
         };
         read_block(&shape, &blocks, &[4, 4, 5], 8, &mut block, &mut from_memory).unwrap();
-        let got = values(&block, Dtype::Float64);
+        let mut got = vec![0.0; 40];
+        Dtype::Float64.read_f64(&block, &mut got);
         let mut expect = Vec::new();
         for a in 4..6 {
             for b in 4..8 {

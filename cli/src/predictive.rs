@@ -106,21 +106,7 @@ pub fn choose_coding(
     blocks: &[usize],
     settings: &Settings,
 ) -> CliResult<CodingChoice> {
-    let dtype = match source.dtype {
-        npy::Dtype::F32 => Dtype::Float32,
-        npy::Dtype::F64 => Dtype::Float64,
-        other => {
-            return Ok(CodingChoice {
-                codebook: None,
-                predictive_bytes: 0,
-                codebook_bytes: None,
-                reason: format!(
-                    "predictive: codebooks are tried for float32 and float64 only, not {}",
-                    other.numpy()
-                ),
-            })
-        }
-    };
+    let dtype = Dtype::from_numpy_str(source.dtype.numpy()).map_err(|e| e.to_string())?;
     let mut read = |offset: usize, out: &mut [u8]| {
         source
             .read_bytes(offset, out)

@@ -95,6 +95,19 @@ fn guard(what: &str, f: impl FnOnce() -> Result<c_int>) -> c_int {
     }
 }
 
+/// Array sides from C (`shape`, `blocks`), which must all be positive; `what` names them in
+/// the error.
+fn positive_sides<T: Copy + Into<i64> + std::fmt::Debug>(
+    sides: &[T],
+    what: &'static str,
+) -> Result<Vec<usize>> {
+    sides
+        .iter()
+        .map(|&d| usize::try_from(d.into()).ok().filter(|&d| d > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::param(what, format!("{sides:?}: sides must be positive")))
+}
+
 /// A length from C, which must be non-negative.
 fn len_from_c(len: i64, what: &'static str) -> Result<usize> {
     usize::try_from(len).map_err(|_| Error::param(what, format!("negative length {len}")))

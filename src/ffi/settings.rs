@@ -181,19 +181,8 @@ pub unsafe extern "C" fn blosc2_vq_choose_coding(
                 std::slice::from_raw_parts(settings, settings_len),
             )
         };
-        let positive = |v: i64| usize::try_from(v).ok().filter(|&v| v > 0);
-        let dims: Vec<usize> = dims
-            .iter()
-            .map(|&d| positive(d))
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::param("shape", format!("{dims:?}: sides must be positive")))?;
-        let block_dims: Vec<usize> = block_dims
-            .iter()
-            .map(|&d| positive(i64::from(d)))
-            .collect::<Option<_>>()
-            .ok_or_else(|| {
-                Error::param("blocks", format!("{block_dims:?}: sides must be positive"))
-            })?;
+        let dims = super::positive_sides(dims, "shape")?;
+        let block_dims = super::positive_sides(block_dims, "blocks")?;
         let dtype = match dtype {
             BLOSC2_VQ_DTYPE_FLOAT32 => Dtype::Float32,
             BLOSC2_VQ_DTYPE_FLOAT64 => Dtype::Float64,

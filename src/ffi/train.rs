@@ -353,11 +353,7 @@ pub unsafe extern "C" fn blosc2_vq_codebook_train(
         }
         // SAFETY: checked non-NULL; the caller passes ndim integers.
         let dims = unsafe { std::slice::from_raw_parts(shape, ndim as usize) };
-        let dims: Vec<usize> = dims
-            .iter()
-            .map(|&d| usize::try_from(d).ok().filter(|&d| d > 0))
-            .collect::<Option<_>>()
-            .ok_or_else(|| Error::param("shape", format!("{dims:?}: sides must be positive")))?;
+        let dims = super::positive_sides(dims, "shape")?;
         let count = dims
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
